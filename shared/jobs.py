@@ -1,0 +1,88 @@
+"""The job contract between the interactions front door and the voice workers.
+
+A job is one user action on one guild. Its id is the interaction id, so a redelivered or
+replayed interaction maps to the same job and can be recognised.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+SCHEMA_VERSION: Literal[1] = 1
+
+Snowflake = Annotated[str, Field(pattern=r"^[0-9]{1,20}$")]
+
+
+class MalformedJob(ValueError):
+    """A message that is not a job this version understands: dead-letter it, never retry."""
+
+
+class Requester(BaseModel):
+    """Who asked, as the interaction payload told us."""
+
+    model_config = ConfigDict(frozen=True)
+
+    user_id: Snowflake
+    display_name: str = Field(default="", max_length=100)
+    role_ids: tuple[Snowflake, ...] = ()
+    permissions: str = "0"
+
+
+class JobBase(BaseModel):
+    """Fields every job carries."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schema_version: Literal[1] = 1
+    job_id: Snowflake
+    guild_id: Snowflake
+    channel_id: Snowflake
+    application_id: Snowflake
+    # Needed for the follow-up webhook; valid 15 minutes. Kept out of repr so it never reaches logs.
+    interaction_token: str = Field(repr=False, min_length=1, max_length=1000)
+    requester: Requester
+    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+    def log_fields(self) -> dict[str, str]:
+        """Identifiers to bind to log lines (never the token)."""
+        return {"job_id": self.job_id, "guild_id": self.guild_id, "kind": self.kind}  # type: ignore[attr-defined]
+
+
+class PlayJob(JobBase):
+    """Resolve a query and play it, or queue it when something is playing."""
+
+    kind: Literal["play"] = "play"
+    query: str = Field(min_length=1, max_length=2000)
+    play_next: bool = False
+
+
+class ControlJob(JobBase):
+    """A transport control that needs the guild's voice session and takes no argument."""
+
+    kind: Literal["skip", "stop", "pause", "resume", "leave"]
+
+
+Job = Annotated[PlayJob | ControlJob, Field(discriminator="kind")]
+WORKER_COMMANDS: frozenset[str] = frozenset({"play", "skip", "stop", "pause", "resume", "leave"})
+
+_JOB_ADAPTER: TypeAdapter[PlayJob | ControlJob] = TypeAdapter(Job)
+
+
+def encode_job(job: PlayJob | ControlJob) -> str:
+    """Serialise a job for the queue (JSON text)."""
+    return job.model_dump_json()
+
+
+def decode_job(body: str | bytes) -> PlayJob | ControlJob:
+    """Parse a queue message body, raising MalformedJob for anything that is not a valid job."""
+    try:
+        return _JOB_ADAPTER.validate_json(body)
+    except ValidationError as exc:
+        # The error text may echo the body (and its token): keep only locations and types.
+        summary = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['type']}" for err in exc.errors()
+        )
+        raise MalformedJob(summary or "invalid job") from None

@@ -1,0 +1,75 @@
+"""moto in server mode: a real HTTP server speaking the AWS protocols, for aiobotocore."""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+REGION = "us-east-1"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class MotoServer:
+    """Where the moto server listens, plus a sync boto3 factory for test set-up and checks."""
+
+    endpoint_url: str
+    region: str = REGION
+
+    def client(self, service: str):  # type: ignore[no-untyped-def]
+        """A boto3 client against this server (set-up and assertions only)."""
+        return boto3.client(service, region_name=self.region, endpoint_url=self.endpoint_url)
+
+    def create_fifo_queue(self, *, max_receives: int = 5) -> tuple[str, str]:
+        """A jobs FIFO queue with a FIFO DLQ and redrive policy, as deployed; returns both URLs."""
+        sqs = self.client("sqs")
+        name = uuid.uuid4().hex[:12]
+        dlq_url = sqs.create_queue(QueueName=f"dlq-{name}.fifo", Attributes={"FifoQueue": "true"})[
+            "QueueUrl"
+        ]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        queue_url = sqs.create_queue(
+            QueueName=f"jobs-{name}.fifo",
+            Attributes={
+                "FifoQueue": "true",
+                "VisibilityTimeout": "30",
+                "RedrivePolicy": (
+                    f'{{"deadLetterTargetArn": "{dlq_arn}", "maxReceiveCount": "{max_receives}"}}'
+                ),
+            },
+        )["QueueUrl"]
+        return queue_url, dlq_url
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[MotoServer]:
+    """One moto server per session; tests isolate themselves with uniquely named resources."""
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield MotoServer(endpoint_url=f"http://127.0.0.1:{port}")
+    finally:
+        server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _aws_test_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake credentials so no test can ever reach a real AWS account."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
