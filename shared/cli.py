@@ -11,9 +11,11 @@ import argparse
 import importlib
 import sys
 from collections.abc import Callable, Sequence
+from typing import TypeAlias
 
-# argparse has no public name for the subparsers action.
-SubParsers = argparse._SubParsersAction[argparse.ArgumentParser]
+# argparse has no public name for the subparsers action (and it is not subscriptable at run
+# time before Python 3.12, hence the string).
+SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 # Subcommand providers: module path, each exposing register_cli(subparsers), and the
 # subcommands it adds, so a slim install (the Lambda bundle) can say what is missing.

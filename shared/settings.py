@@ -28,15 +28,47 @@ class Settings(BaseSettings):
     aws_region: str = "us-east-1"
     aws_endpoint_url: str = ""
 
+    # State store: DynamoDB when a table is named, else an SQLite file (docs/state.md).
+    state_table: str = ""
+    sqlite_path: str = "./musicbot.sqlite3"
+    lease_ttl_s: float = Field(default=15.0, ge=3)
+    # Heartbeats and lease renewals share this period; keep it <= lease_ttl_s / 3 so two
+    # renewals can fail before a lease expires.
+    heartbeat_interval_s: float = Field(default=5.0, gt=0)
+    max_queue_length: int = Field(default=500, ge=1, le=2000)
+    history_length: int = Field(default=20, ge=0, le=200)
+
     # Interactions front door
     guild_allowlist: Annotated[frozenset[str], NoDecode] = frozenset()
     rate_limit_commands: int = Field(default=5, ge=1)
     rate_limit_window_s: float = Field(default=10.0, gt=0)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     max_query_length: int = Field(default=500, ge=1, le=2000)
+    # Budget for handing a job to the queue: well under Discord's 3 s answer deadline.
+    enqueue_timeout_s: float = Field(default=2.0, gt=0, le=2.5)
+    # Refuse signed requests whose timestamp is further than this from now (0 = no check).
+    # Discord sets no window; 900 s is an interaction token's lifetime, so older ones are useless.
+    signature_max_age_s: float = Field(default=900.0, ge=0)
 
     # Sources
     allow_private_sources: bool = False
+
+    # Voice worker
+    jobs_dead_letter_queue_url: str = ""
+    # Where /health listens; `musicbot worker --check` asks the same address.
+    worker_health_host: str = "127.0.0.1"
+    worker_health_port: int = Field(default=8081, ge=0, le=65535)
+    # SIGTERM: stop taking jobs, then give running ones this long before leaving voice.
+    worker_shutdown_grace_s: float = Field(default=20.0, ge=0)
+    # Leave voice after this long with nothing queued or nobody listening.
+    worker_idle_disconnect_s: float = Field(default=300.0, gt=0)
+    worker_voice_connect_timeout_s: float = Field(default=20.0, gt=0)
+    # After READY, how long discord.py waits for more GUILD_CREATEs before it calls itself ready.
+    worker_guild_ready_timeout_s: float = Field(default=2.0, ge=0)
+    # Re-encode bitrate for non-Opus sources (discord.py's from_probe would use 512).
+    worker_voice_bitrate_kbps: int = Field(default=96, ge=16, le=512)
+    # A job received more often than this is dead-lettered and the requester told once.
+    worker_max_attempts: int = Field(default=4, ge=1, le=20)
 
     # Logging
     log_format: Literal["auto", "json", "console"] = "auto"

@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures_aws",
     "tests.fixtures_fake_discord",
     "tests.fixtures_audio",
+    "tests.fixtures_interactions",
 ]

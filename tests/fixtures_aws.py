@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import socket
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import boto3
 import pytest
+from moto.dynamodb.models import DynamoDBBackend
 from moto.server import ThreadedMotoServer
+
+from shared.state.dynamodb_items import table_definition, ttl_specification
 
 REGION = "us-east-1"
 
@@ -53,17 +58,47 @@ class MotoServer:
         )["QueueUrl"]
         return queue_url, dlq_url
 
+    def create_state_table(self) -> str:
+        """A state table from the shared definition (the one deployed), TTL on; returns its name."""
+        dynamodb = self.client("dynamodb")
+        name = f"state-{uuid.uuid4().hex[:12]}"
+        dynamodb.create_table(**table_definition(name))
+        dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl_specification())
+        return name
+
+
+def _serialise_dynamodb_writes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make moto's conditional writes atomic, as DynamoDB's are.
+
+    moto checks a ConditionExpression and then writes without a lock, and its server handles
+    requests on threads, so two racing conditional writes could both succeed there.
+    """
+    lock = threading.RLock()
+
+    def locked(method: Callable[..., object]) -> Callable[..., object]:
+        @functools.wraps(method)
+        def call(*args: object, **kwargs: object) -> object:
+            with lock:
+                return method(*args, **kwargs)
+
+        return call
+
+    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
+        monkeypatch.setattr(DynamoDBBackend, name, locked(getattr(DynamoDBBackend, name)))
+
 
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[MotoServer]:
     """One moto server per session; tests isolate themselves with uniquely named resources."""
     port = _free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield MotoServer(endpoint_url=f"http://127.0.0.1:{port}")
-    finally:
-        server.stop()
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _serialise_dynamodb_writes(monkeypatch)
+        server.start()
+        try:
+            yield MotoServer(endpoint_url=f"http://127.0.0.1:{port}")
+        finally:
+            server.stop()
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,1 @@
+"""One module per command group; definitions.py holds the slash commands as data."""

@@ -1,0 +1,115 @@
+"""Commands that need the guild's voice worker: build a job, enqueue it, then defer.
+
+The job is on the queue before Discord gets its answer, so a deferred "thinking…" message
+always has a job behind it: if enqueueing fails, the user is told at once instead of watching
+a spinner that never ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Literal
+
+import structlog
+
+from interactions import responses
+from interactions.commands.base import Reply, Services
+from interactions.context import Interaction
+from interactions.validation import InvalidOption, validate_query
+from shared.jobs import ControlJob, PlayJob
+from shared.queue.base import QueueUnavailable
+
+log = structlog.get_logger(__name__)
+
+ControlKind = Literal["skip", "stop", "pause", "resume", "leave"]
+CONTROL_KINDS: frozenset[str] = frozenset({"skip", "stop", "pause", "resume", "leave"})
+COMPONENT_PREFIX = "player:"
+QUEUE_DOWN = "Couldn't reach the music player, please try again."
+
+
+async def _enqueue(services: Services, job: PlayJob | ControlJob, deferred: Reply) -> Reply:
+    try:
+        # asyncio.timeout rather than wait_for: same bound, without a task per send.
+        async with asyncio.timeout(services.enqueue_timeout_s):
+            await services.queue.send(job)
+    except (QueueUnavailable, TimeoutError) as exc:
+        log.warning("interaction.enqueue_failed", error=type(exc).__name__, **job.log_fields())
+        return Reply(responses.ephemeral(QUEUE_DOWN), "enqueue_failed")
+    return deferred
+
+
+def _control_job(interaction: Interaction, kind: ControlKind) -> ControlJob:
+    assert interaction.guild_id is not None and interaction.channel_id is not None
+    return ControlJob(
+        job_id=interaction.id,
+        guild_id=interaction.guild_id,
+        channel_id=interaction.channel_id,
+        application_id=interaction.application_id,
+        interaction_token=interaction.token,
+        requester=interaction.requester(),
+        kind=kind,
+    )
+
+
+async def play(services: Services, interaction: Interaction) -> Reply:
+    """/play: validate the query, enqueue a PlayJob, defer the answer to the worker."""
+    try:
+        query = validate_query(
+            interaction.options.get("query"),
+            max_length=services.max_query_length,
+            allow_private=services.allow_private_sources,
+        )
+    except InvalidOption as exc:
+        return Reply(responses.ephemeral(str(exc)), "invalid_option")
+    assert interaction.guild_id is not None and interaction.channel_id is not None
+    job = PlayJob(
+        job_id=interaction.id,
+        guild_id=interaction.guild_id,
+        channel_id=interaction.channel_id,
+        application_id=interaction.application_id,
+        interaction_token=interaction.token,
+        requester=interaction.requester(),
+        query=query.text,
+        play_next=interaction.options.get("next") is True,
+    )
+    return await _enqueue(services, job, Reply(responses.deferred_message(), "enqueued"))
+
+
+async def control(services: Services, interaction: Interaction) -> Reply:
+    """/skip, /stop, /pause, /resume, /leave: enqueue the control for the worker and defer."""
+    kind = interaction.command or ""
+    if kind not in CONTROL_KINDS:
+        return Reply(responses.ephemeral("I don't know that command."), "unknown_command")
+    job = _control_job(interaction, kind)  # type: ignore[arg-type]
+    return await _enqueue(services, job, Reply(responses.deferred_message(), "enqueued"))
+
+
+async def component(services: Services, interaction: Interaction) -> Reply:
+    """A player button (custom_id `player:<control>`): enqueue and acknowledge silently."""
+    custom_id = interaction.custom_id or ""
+    kind = custom_id.removeprefix(COMPONENT_PREFIX)
+    if not custom_id.startswith(COMPONENT_PREFIX) or kind not in CONTROL_KINDS:
+        return Reply(responses.ephemeral("That button doesn't do anything any more."), "unknown")
+    job = _control_job(interaction, kind)  # type: ignore[arg-type]
+    # Type 6: the button's message stays as it is until the worker edits it.
+    return await _enqueue(services, job, Reply(responses.deferred_update(), "enqueued"))
+
+
+async def autocomplete_query(services: Services, interaction: Interaction) -> Reply:
+    """Suggestions while typing /play's query: echo what was typed; never enqueues."""
+    if interaction.focused != "query":
+        return Reply(responses.autocomplete([]), "autocomplete")
+    try:
+        query = validate_query(
+            interaction.options.get("query"),
+            max_length=services.max_query_length,
+            allow_private=services.allow_private_sources,
+        )
+    except InvalidOption:
+        return Reply(responses.autocomplete([]), "autocomplete")
+    name = f"Play link: {query.text}" if query.is_url else query.text
+    return Reply(responses.autocomplete([(name, query.text)]), "autocomplete")
+
+
+COMMANDS_HANDLED = {"play": play, **{kind: control for kind in sorted(CONTROL_KINDS)}}
+AUTOCOMPLETE = {"play": autocomplete_query}

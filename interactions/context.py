@@ -1,0 +1,131 @@
+"""One verified interaction, parsed from Discord's JSON into the few fields the bot uses."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from interactions.discord_types import InteractionType, OptionPayload
+from shared.jobs import Requester
+
+_MAX_NAME = 100
+
+
+class MalformedInteraction(ValueError):
+    """Signed by Discord but not shaped like an interaction we understand (answered with 400)."""
+
+
+@dataclass(frozen=True)
+class Interaction:
+    """The parts of an interaction payload the router needs; the token is kept out of repr."""
+
+    id: str
+    application_id: str
+    type: InteractionType
+    token: str = field(repr=False)
+    guild_id: str | None = None
+    channel_id: str | None = None
+    user_id: str | None = None
+    display_name: str = ""
+    role_ids: tuple[str, ...] = ()
+    permissions: str = "0"
+    command: str | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+    focused: str | None = None
+    custom_id: str | None = None
+
+    def requester(self) -> Requester:
+        """Who asked, for the job."""
+        return Requester(
+            user_id=self.user_id or "0",
+            display_name=self.display_name[:_MAX_NAME],
+            role_ids=self.role_ids,
+            permissions=self.permissions,
+        )
+
+    def log_fields(self) -> dict[str, str | int | None]:
+        """Identifiers safe to log (never the token or option values)."""
+        return {
+            "interaction_id": self.id,
+            "interaction_type": self.type.name.lower(),
+            "guild_id": self.guild_id,
+            "user_id": self.user_id,
+            "command": self.command or self.custom_id,
+        }
+
+
+def _str(payload: Mapping[str, Any], key: str) -> str | None:
+    value = payload.get(key)
+    return value if isinstance(value, str) and value else None
+
+
+def _flatten_options(options: object) -> tuple[dict[str, Any], str | None]:
+    """Option values by name, and which one has focus (autocomplete); subcommands flattened."""
+    values: dict[str, Any] = {}
+    focused: str | None = None
+    stack: list[object] = list(options) if isinstance(options, list) else []
+    while stack:
+        raw = stack.pop()
+        if not isinstance(raw, dict):
+            continue
+        option: OptionPayload = raw  # type: ignore[assignment]
+        nested = option.get("options")
+        if isinstance(nested, list):
+            stack.extend(nested)
+        name = option.get("name")
+        if isinstance(name, str) and "value" in option:
+            values[name] = option["value"]
+            if option.get("focused") is True:
+                focused = name
+    return values, focused
+
+
+def parse_interaction(payload: object) -> Interaction:
+    """Build an Interaction from decoded JSON, or raise MalformedInteraction."""
+    if not isinstance(payload, dict):
+        raise MalformedInteraction("an interaction is a JSON object")
+    raw_type = payload.get("type")
+    if not isinstance(raw_type, int) or isinstance(raw_type, bool):
+        raise MalformedInteraction("interaction type missing")
+    try:
+        kind = InteractionType(raw_type)
+    except ValueError:
+        raise MalformedInteraction(f"unknown interaction type {raw_type}") from None
+    interaction_id = _str(payload, "id")
+    application_id = _str(payload, "application_id")
+    token = _str(payload, "token")
+    if interaction_id is None or application_id is None:
+        raise MalformedInteraction("interaction id or application id missing")
+    if token is None and kind is not InteractionType.PING:
+        raise MalformedInteraction("interaction token missing")
+
+    member = payload.get("member") if isinstance(payload.get("member"), dict) else None
+    user_source = member.get("user") if member else payload.get("user")
+    user: dict[str, Any] = user_source if isinstance(user_source, dict) else {}
+    roles = member.get("roles") if member else None
+    data = payload.get("data") if isinstance(payload.get("data"), dict) else {}
+    assert isinstance(data, dict)
+    options, focused = _flatten_options(data.get("options"))
+    display = (
+        (_str(member, "nick") if member else None)
+        or _str(user, "global_name")
+        or _str(user, "username")
+        or ""
+    )
+    return Interaction(
+        id=interaction_id,
+        application_id=application_id,
+        type=kind,
+        token=token or "",
+        guild_id=_str(payload, "guild_id"),
+        channel_id=_str(payload, "channel_id"),
+        user_id=_str(user, "id"),
+        display_name=display,
+        role_ids=tuple(r for r in roles if isinstance(r, str)) if isinstance(roles, list) else (),
+        permissions=(_str(member, "permissions") if member else None) or "0",
+        command=_str(data, "name"),
+        options=options,
+        focused=focused,
+        custom_id=_str(data, "custom_id"),
+    )

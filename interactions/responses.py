@@ -1,0 +1,71 @@
+"""Builders for interaction callback bodies (validated against Discord's OpenAPI spec in tests)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from interactions.discord_types import MessageFlags, ResponseType
+
+# Discord's limits for autocomplete results.
+MAX_CHOICES = 25
+MAX_CHOICE_NAME = 100
+MAX_CONTENT = 2000
+
+JsonObject = dict[str, Any]
+
+
+def pong() -> JsonObject:
+    """The answer to Discord's PING."""
+    return {"type": ResponseType.PONG.value}
+
+
+def deferred_message() -> JsonObject:
+    """'The bot is thinking': the worker edits this message through the follow-up webhook."""
+    return {"type": ResponseType.DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE.value}
+
+
+def deferred_update() -> JsonObject:
+    """Acknowledge a button without changing its message (the worker may edit it later)."""
+    return {"type": ResponseType.DEFERRED_UPDATE_MESSAGE.value}
+
+
+def ephemeral(content: str) -> JsonObject:
+    """A message only the invoking user sees; mentions are never pinged."""
+    return {
+        "type": ResponseType.CHANNEL_MESSAGE_WITH_SOURCE.value,
+        "data": {
+            "content": truncate(content, MAX_CONTENT),
+            "flags": MessageFlags.EPHEMERAL.value,
+            "allowed_mentions": {"parse": []},
+        },
+    }
+
+
+def ephemeral_embed(embed: JsonObject) -> JsonObject:
+    """An ephemeral message carrying one embed."""
+    return {
+        "type": ResponseType.CHANNEL_MESSAGE_WITH_SOURCE.value,
+        "data": {
+            "embeds": [embed],
+            "flags": MessageFlags.EPHEMERAL.value,
+            "allowed_mentions": {"parse": []},
+        },
+    }
+
+
+def autocomplete(choices: list[tuple[str, str]]) -> JsonObject:
+    """Autocomplete suggestions as (name, value) pairs, cut to Discord's limits."""
+    return {
+        "type": ResponseType.APPLICATION_COMMAND_AUTOCOMPLETE_RESULT.value,
+        "data": {
+            "choices": [
+                {"name": truncate(name, MAX_CHOICE_NAME), "value": value}
+                for name, value in choices[:MAX_CHOICES]
+            ]
+        },
+    }
+
+
+def truncate(text: str, limit: int) -> str:
+    """Cut text to at most limit characters, marking the cut with an ellipsis."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,164 @@
+"""The whole bot against the fake Discord: signed HTTP interactions -> front door (uvicorn)
+-> in-process queue -> voice worker -> voice gateway + UDP -> the fake's listening ear."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from fake_discord.ear import EarReport
+from fake_discord.interactions import InteractionRecord
+from fake_discord.pointing import point_discord_py
+from fake_discord.server import FakeDiscord
+from fake_discord.world import GuildSpec
+from interactions.bootstrap import bootstrap
+from shared.queue import InMemoryJobQueue
+from voice_worker.bootstrap import embedded_worker
+from voice_worker.demo import demo_settings
+from voice_worker.demo_support import FrontDoorServer
+from voice_worker.sources import Resolver, ResolverConfig
+from voice_worker.tracks import CachedTracks
+from voice_worker.worker import Worker
+
+STEP_TIMEOUT_S = 20.0
+# Short enough for the hanging-source test, long enough for a loaded CI machine.
+RESOLVE_TIMEOUT_S = 4.0
+EPHEMERAL = 1 << 6
+
+
+def reply_of(record: InteractionRecord) -> str:
+    """What the user ended up seeing for an interaction (ephemeral follow-up or @original)."""
+    if record.followups:
+        return str(record.followups[-1].get("content", ""))
+    return record.original_content or ""
+
+
+def is_ephemeral(record: InteractionRecord) -> bool:
+    """True when the answer was an ephemeral follow-up and the public placeholder is gone."""
+    return bool(
+        record.followups
+        and int(record.followups[-1].get("flags", 0)) & EPHEMERAL
+        and record.original_deleted
+    )
+
+
+def _answered(record: InteractionRecord) -> bool:
+    original = record.original
+    loading = original is not None and int(original.get("flags", 0)) & (1 << 7)
+    return bool(record.followups) or bool(
+        original is not None and not loading and original.get("content")
+    )
+
+
+@dataclass
+class Bot:
+    """A running stack and the verbs tests use."""
+
+    fake: FakeDiscord
+    worker: Worker
+    queue: InMemoryJobQueue
+
+    async def command(
+        self, name: str, *, guild: str | None = None, user_id: str | None = None, **options: Any
+    ) -> InteractionRecord:
+        """Send a slash command like Discord does and wait for its final answer."""
+        record = await self.fake.send_interaction(
+            name=name, guild=guild, user_id=user_id, options=options or None
+        )
+        if record.delivered_via == "http":
+            assert record.http_status == 200, record.http_error
+        return await self.fake.wait_for_interaction(record.id, _answered, timeout_s=STEP_TIMEOUT_S)
+
+    async def hear(
+        self, frequency: float, seconds: float, *, guild: str | None = None
+    ) -> EarReport:
+        """Wait until the ear heard ``frequency`` for ``seconds``; return the report."""
+        deadline = asyncio.get_running_loop().time() + STEP_TIMEOUT_S
+        while True:
+            report = self.fake.ear_report(guild)
+            if report is not None and report.seconds_at(frequency) >= seconds:
+                return report
+            if asyncio.get_running_loop().time() > deadline:
+                heard = report.to_json()["timeline"] if report else None
+                raise AssertionError(f"{frequency} Hz not heard for {seconds} s: {heard}")
+            await asyncio.sleep(0.05)
+
+    async def wait_silent(self, *, guild: str | None = None, quiet_s: float = 0.5) -> EarReport:
+        """Wait until no packet arrived for ``quiet_s``: the track is over."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + STEP_TIMEOUT_S
+        while loop.time() < deadline:
+            report = self.fake.ear_report(guild)
+            last = report.last_packet_monotonic if report else None
+            if last is not None and loop.time() - last >= quiet_s:
+                return report  # type: ignore[return-value]
+            await asyncio.sleep(0.05)
+        raise AssertionError("audio never stopped")
+
+
+BotFactory = Callable[..., Awaitable[Bot]]
+
+
+@pytest.fixture
+async def start_bot() -> AsyncIterator[BotFactory]:
+    """Start the stack (``guilds``, ``embedded`` for gateway interactions); stopped at teardown."""
+    stops: list[Callable[[], Awaitable[None]]] = []
+
+    async def start(
+        *,
+        guilds: int | Sequence[GuildSpec] = 1,
+        embedded: bool = False,
+        idle_disconnect_s: float = 300.0,
+    ) -> Bot:
+        fake = FakeDiscord(guilds=guilds)
+        await fake.start()
+        settings = demo_settings(fake).model_copy(
+            update={"worker_idle_disconnect_s": idle_disconnect_s}
+        )
+        queue = InMemoryJobQueue()
+        # Restored at teardown, so the next test (or another suite) starts from discord.com.
+        restore = point_discord_py(fake.rest_base_url, fake.gateway_url)
+        server: FrontDoorServer | None = None
+        if embedded:
+            worker = embedded_worker(settings, queue=queue, health_port=0)
+        else:
+            front_door = bootstrap(settings, queue=queue, configure_logs=False)
+            server = FrontDoorServer(front_door.app)
+            await server.start()
+            fake.interactions_url = server.url
+            sources = CachedTracks(
+                Resolver(ResolverConfig(allow_private_addresses=True, timeout_s=RESOLVE_TIMEOUT_S))
+            )
+            worker = Worker(settings, queue=queue, sources=sources, health_port=0)
+        task = asyncio.create_task(worker.run())
+
+        async def stop() -> None:
+            worker.request_stop()
+            assert await task == 0
+            await worker.sources.aclose()  # type: ignore[attr-defined]
+            if server is not None:
+                await server.stop()
+            await fake.stop()
+            restore()
+
+        stops.append(stop)
+        await asyncio.wait_for(worker.ready.wait(), STEP_TIMEOUT_S)
+        return Bot(fake, worker, queue)
+
+    try:
+        yield start
+    finally:
+        for stop in reversed(stops):
+            await stop()
+
+
+@pytest.fixture
+async def bot(start_bot: BotFactory) -> Bot:
+    """One guild, HTTP interactions, the seeded user in the voice channel."""
+    started = await start_bot()
+    started.fake.move_user()
+    return started

@@ -1,0 +1,103 @@
+"""The ECS wake-up adapter against moto's server: desired = max(current, 1)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+
+from shared.scaling import EcsServiceWaker, WakeFailed, WakeResult
+from tests.fixtures_aws import MotoServer
+
+MakeWaker = Callable[[str, str], EcsServiceWaker]
+
+
+def _service(moto_server: MotoServer, desired: int) -> tuple[str, str]:
+    """A Fargate-like service with the given desired count; returns (cluster, service)."""
+    ecs = moto_server.client("ecs")
+    name = uuid.uuid4().hex[:10]
+    cluster = f"musicbot-{name}"
+    ecs.create_cluster(clusterName=cluster)
+    task_definition = ecs.register_task_definition(
+        family=f"worker-{name}",
+        requiresCompatibilities=["FARGATE"],
+        networkMode="awsvpc",
+        cpu="1024",
+        memory="2048",
+        containerDefinitions=[{"name": "worker", "image": "worker:test", "essential": True}],
+    )["taskDefinition"]["taskDefinitionArn"]
+    ecs.create_service(
+        cluster=cluster,
+        serviceName="workers",
+        taskDefinition=task_definition,
+        desiredCount=desired,
+        launchType="FARGATE",
+    )
+    return cluster, "workers"
+
+
+@pytest.fixture
+async def make_waker(moto_server: MotoServer) -> AsyncIterator[MakeWaker]:
+    created: list[EcsServiceWaker] = []
+
+    def make(cluster: str, service: str) -> EcsServiceWaker:
+        waker = EcsServiceWaker(
+            cluster=cluster,
+            service=service,
+            region=moto_server.region,
+            endpoint_url=moto_server.endpoint_url,
+        )
+        created.append(waker)
+        return waker
+
+    yield make
+    for waker in created:
+        await waker.aclose()
+
+
+def _desired(moto_server: MotoServer, cluster: str, service: str) -> int:
+    described = moto_server.client("ecs").describe_services(cluster=cluster, services=[service])
+    return int(described["services"][0]["desiredCount"])
+
+
+async def test_wakes_a_service_at_zero(moto_server: MotoServer, make_waker: MakeWaker) -> None:
+    # GIVEN a service scaled to zero
+    cluster, service = _service(moto_server, desired=0)
+    waker = make_waker(cluster, service)
+    # WHEN a worker is woken
+    result = await waker.wake()
+    # THEN one task is wanted, and a second wake changes nothing
+    assert result == WakeResult(desired_before=0, desired_after=1)
+    assert _desired(moto_server, cluster, service) == 1
+    assert await waker.wake() == WakeResult(1, 1)
+    assert _desired(moto_server, cluster, service) == 1
+
+
+async def test_never_lowers_or_adds_to_a_running_service(
+    moto_server: MotoServer, make_waker: MakeWaker
+) -> None:
+    cluster, service = _service(moto_server, desired=3)
+    result = await make_waker(cluster, service).wake()
+    assert not result.changed
+    assert _desired(moto_server, cluster, service) == 3
+
+
+async def test_a_missing_service_is_a_wake_failure(
+    moto_server: MotoServer, make_waker: MakeWaker
+) -> None:
+    cluster, _ = _service(moto_server, desired=0)
+    with pytest.raises(WakeFailed):
+        await make_waker(cluster, "nope").wake()
+
+
+async def test_a_missing_cluster_is_a_wake_failure(
+    moto_server: MotoServer, make_waker: MakeWaker
+) -> None:
+    with pytest.raises(WakeFailed):
+        await make_waker("no-such-cluster", "workers").wake()
+
+
+def test_cluster_and_service_are_required() -> None:
+    with pytest.raises(ValueError, match="WORKER_CLUSTER"):
+        EcsServiceWaker(cluster="", service="workers", region="us-east-1")

@@ -1,0 +1,86 @@
+"""The consumer over the SQS backend (moto's server): settle, retry and dead-letter for real."""
+
+from __future__ import annotations
+
+import asyncio
+
+from shared.jobs import ControlJob, PlayJob, Requester
+from shared.queue import QueueUnavailable, SqsJobQueue
+from tests.fixtures_aws import MotoServer
+from tests.unit.test_worker_consumer import until
+from voice_worker.consumer import Consumer
+from voice_worker.idempotency import RecentJobs
+from voice_worker.metrics import WorkerCounters
+from voice_worker.reporting import Reply
+
+
+def play(job_id: str) -> PlayJob:
+    return PlayJob(
+        job_id=job_id,
+        guild_id="100",
+        channel_id="200",
+        application_id="300",
+        interaction_token="aW50ZXJhY3Rpb246tok",
+        requester=Requester(user_id="42"),
+        query="song",
+    )
+
+
+class Recorder:
+    """Reporter and handler in one: records replies, fails job 2 once with a retryable error."""
+
+    def __init__(self) -> None:
+        self.replies: list[tuple[str, str]] = []
+        self.attempts: dict[str, int] = {}
+
+    async def handle(self, job: PlayJob | ControlJob) -> Reply:
+        self.attempts[job.job_id] = self.attempts.get(job.job_id, 0) + 1
+        if job.job_id == "2" and self.attempts[job.job_id] == 1:
+            raise QueueUnavailable("try again")
+        return Reply(f"ok {job.job_id}")
+
+    async def complete(self, job: PlayJob | ControlJob, reply: Reply) -> None:
+        self.replies.append((job.job_id, reply.text))
+
+    async def notify(self, channel_id: str, text: str) -> None:
+        raise AssertionError("not used")
+
+
+async def test_consumer_over_sqs_acks_retries_and_dead_letters(moto_server: MotoServer) -> None:
+    queue_url, dlq_url = moto_server.create_fifo_queue(max_receives=5)
+    sqs = SqsJobQueue(
+        queue_url,
+        region=moto_server.region,
+        endpoint_url=moto_server.endpoint_url,
+        dead_letter_url=dlq_url,
+    )
+    boto = moto_server.client("sqs")
+    boto.send_message(
+        QueueUrl=queue_url,
+        MessageBody='{"kind": "dance"}',
+        MessageGroupId="100",
+        MessageDeduplicationId="poison",
+    )
+    await sqs.send(play("1"))
+    await sqs.send(play("2"))
+    recorder, counters = Recorder(), WorkerCounters()
+    consumer = Consumer(
+        sqs, recorder, recorder, RecentJobs(), counters, receive_wait_s=1, retry_delay=lambda n: 0
+    )
+    task = asyncio.create_task(consumer.run())
+    try:
+        await until(lambda: counters.jobs_succeeded >= 2, timeout_s=30)
+    finally:
+        consumer.stop()
+        await task
+        await sqs.aclose()
+    assert recorder.replies == [("1", "ok 1"), ("2", "ok 2")]
+    assert recorder.attempts == {"1": 1, "2": 2}
+    assert counters.malformed == 1 and counters.jobs_retried == 1
+    dead = boto.receive_message(QueueUrl=dlq_url, MessageAttributeNames=["All"])["Messages"]
+    assert [m["Body"] for m in dead] == ['{"kind": "dance"}']
+    assert dead[0]["MessageAttributes"]["reason"]["StringValue"].startswith("malformed")
+    left = boto.get_queue_attributes(
+        QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages"]
+    )["Attributes"]
+    assert left["ApproximateNumberOfMessages"] == "0"

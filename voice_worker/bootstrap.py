@@ -1,0 +1,84 @@
+"""The one place that picks the worker's implementations from settings (cloud or embedded)."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Callable
+
+import discord
+
+from shared.queue import InMemoryJobQueue, JobQueue
+from shared.settings import Settings
+from voice_worker.session_store import InMemorySessionStore
+from voice_worker.sources import Resolver, ResolverConfig
+from voice_worker.tracks import CachedTracks
+from voice_worker.worker import Worker
+
+
+def resolver_config(settings: Settings) -> ResolverConfig:
+    """Source resolution settings."""
+    return ResolverConfig(allow_private_addresses=settings.allow_private_sources)
+
+
+def build_tracks(settings: Settings) -> CachedTracks:
+    """The resolver and its stream cache."""
+    return CachedTracks(Resolver(resolver_config(settings)))
+
+
+def build_cloud_queue(settings: Settings) -> JobQueue:
+    """The SQS FIFO jobs queue (JOBS_QUEUE_URL), with its DLQ when configured."""
+    from shared.queue.sqs import SqsJobQueue  # noqa: PLC0415 - aiobotocore only in cloud mode
+
+    return SqsJobQueue(
+        settings.jobs_queue_url,
+        region=settings.aws_region,
+        endpoint_url=settings.aws_endpoint_url or None,
+        dead_letter_url=settings.jobs_dead_letter_queue_url or None,
+    )
+
+
+def cloud_worker(settings: Settings) -> Worker:
+    """A worker consuming SQS jobs; interactions arrive over HTTP elsewhere (the Lambda)."""
+    return Worker(settings, queue=build_cloud_queue(settings), sources=build_tracks(settings))
+
+
+def embedded_worker(
+    settings: Settings, *, queue: InMemoryJobQueue | None = None, health_port: int | None = None
+) -> Worker:
+    """The whole bot in one process: gateway interactions -> in-process queue -> worker."""
+    from voice_worker.embedded import GatewayInteractions, build_router  # noqa: PLC0415
+
+    jobs = queue or InMemoryJobQueue()
+    store = InMemorySessionStore()
+
+    def interactions(client: discord.Client) -> GatewayInteractions:
+        return GatewayInteractions(build_router(settings, jobs, store), client)
+
+    return Worker(
+        settings,
+        queue=jobs,
+        sources=build_tracks(settings),
+        store=store,
+        interactions=interactions,
+        health_port=health_port,
+    )
+
+
+def install_signal_handlers(stop: Callable[[], None]) -> None:
+    """SIGTERM and SIGINT begin a graceful stop."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop)
+
+
+async def run(worker: Worker) -> int:
+    """Run a worker until a signal or a fatal error; release its queue and sources."""
+    install_signal_handlers(worker.request_stop)
+    try:
+        return await worker.run()
+    finally:
+        await worker.queue.aclose()
+        aclose = getattr(worker.sources, "aclose", None)
+        if aclose is not None:
+            await aclose()

@@ -1,0 +1,205 @@
+"""Playing one track at a time into a voice connection, behind a small interface.
+
+Today: discord.py's VoiceClient and its player thread, fed by ``FFmpegOpusAudio`` (one ffmpeg
+process per playing guild). Opus sources are copied (``codec='copy'``); anything else is
+encoded by libopus at the configured bitrate, never discord.py's ``from_probe`` 512 kbps. The
+player thread reaches the event loop only through ``call_soon_threadsafe``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import shlex
+import subprocess
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+import discord
+
+from voice_worker.sources.ffmpeg import (
+    AudioOptions,
+    build_ffmpeg_argv,
+    filter_chain,
+    is_passthrough,
+)
+from voice_worker.sources.models import Track
+
+TrackEnded = Callable[[int, Exception | None], None]
+FirstPacket = Callable[[int], None]
+
+
+class Player(Protocol):
+    """Plays tracks into one guild's voice connection."""
+
+    async def start(self, track: Track, *, start_at_s: float, generation: int) -> None:
+        """Start ``track`` from ``start_at_s``; replaces whatever was playing."""
+
+    def pause(self) -> None:
+        """Pause (the ffmpeg process waits)."""
+
+    def resume(self) -> None:
+        """Continue after pause."""
+
+    def stop(self) -> None:
+        """Stop the current track (its end callback still fires, with its generation)."""
+
+    @property
+    def position_s(self) -> float:
+        """Seconds into the current track."""
+
+    @property
+    def connected(self) -> bool:
+        """Whether the voice connection is up."""
+
+
+class _Clock:
+    """Track position by wall time, minus paused stretches."""
+
+    def __init__(self, offset_s: float = 0.0) -> None:
+        self._offset_s = offset_s
+        self._started = time.monotonic()
+        self._paused_at: float | None = None
+        self._paused_total = 0.0
+
+    def pause(self) -> None:
+        if self._paused_at is None:
+            self._paused_at = time.monotonic()
+
+    def resume(self) -> None:
+        if self._paused_at is not None:
+            self._paused_total += time.monotonic() - self._paused_at
+            self._paused_at = None
+
+    @property
+    def position_s(self) -> float:
+        now = self._paused_at if self._paused_at is not None else time.monotonic()
+        return max(0.0, self._offset_s + now - self._started - self._paused_total)
+
+
+class TimedOpusAudio(discord.FFmpegOpusAudio):
+    """FFmpegOpusAudio that reports when its first packet is read (i.e. about to be sent)."""
+
+    def __init__(
+        self, source: str, *, on_first_packet: Callable[[], None], **kwargs: object
+    ) -> None:
+        super().__init__(source, **kwargs)  # type: ignore[arg-type]
+        self._on_first_packet: Callable[[], None] | None = on_first_packet
+
+    def cleanup(self) -> None:
+        """Kill ffmpeg and close its pipes (discord.py drops them unclosed: ResourceWarning)."""
+        process: subprocess.Popen[bytes] | None = getattr(self, "_process", None)
+        super().cleanup()
+        if isinstance(process, subprocess.Popen):
+            for pipe in (process.stdout, process.stderr, process.stdin):
+                if pipe is not None:
+                    pipe.close()
+
+    def read(self) -> bytes:
+        """Next Opus packet (player thread)."""
+        packet = super().read()
+        if packet and self._on_first_packet is not None:
+            callback, self._on_first_packet = self._on_first_packet, None
+            callback()
+        return packet
+
+
+def opus_source_args(
+    track: Track, options: AudioOptions, *, ffmpeg_path: str = "ffmpeg"
+) -> dict[str, object]:
+    """FFmpegOpusAudio's arguments, taking the input side from the sources' ffmpeg builder.
+
+    Everything before ``-i`` (reconnect flags, protocol and format whitelists, headers, -ss)
+    becomes ``before_options``; FFmpegOpusAudio adds the Ogg Opus output itself.
+    """
+    argv = build_ffmpeg_argv(track, options, ffmpeg_path=ffmpeg_path)
+    before = argv[1 : argv.index("-i")]
+    passthrough = is_passthrough(track, options)
+    after = ["-map", "0:a:0", "-vn", "-sn", "-dn"]
+    chain = filter_chain(options)
+    if chain and not passthrough:
+        after += ["-af", chain]
+    return {
+        "executable": argv[0],
+        "codec": "copy" if passthrough else "libopus",
+        "bitrate": options.bitrate_kbps,
+        "before_options": shlex.join(before),
+        "options": shlex.join(after),
+    }
+
+
+class VoiceClientPlayer:
+    """A Player over a discord.py VoiceClient."""
+
+    def __init__(
+        self,
+        voice: discord.VoiceClient,
+        loop: asyncio.AbstractEventLoop,
+        *,
+        on_end: TrackEnded,
+        on_first_packet: FirstPacket,
+        bitrate_kbps: int,
+        ffmpeg_path: str = "ffmpeg",
+    ) -> None:
+        self._voice = voice
+        self._loop = loop
+        self._on_end = on_end
+        self._on_first_packet = on_first_packet
+        self._bitrate_kbps = bitrate_kbps
+        self._ffmpeg_path = ffmpeg_path
+        self._clock = _Clock()
+
+    @property
+    def voice(self) -> discord.VoiceClient:
+        """The underlying voice connection."""
+        return self._voice
+
+    async def start(self, track: Track, *, start_at_s: float, generation: int) -> None:
+        """Spawn ffmpeg for the track and hand it to discord.py's player thread."""
+        options = AudioOptions(start_s=start_at_s, bitrate_kbps=self._bitrate_kbps)
+        loop = self._loop
+
+        def first_packet() -> None:  # player thread
+            loop.call_soon_threadsafe(self._on_first_packet, generation)
+
+        def after(error: Exception | None) -> None:  # player thread
+            loop.call_soon_threadsafe(self._on_end, generation, error)
+
+        # Spawning ffmpeg is a fork/exec: keep it off the event loop.
+        source = await asyncio.to_thread(
+            functools.partial(
+                TimedOpusAudio,
+                track.stream_url,
+                on_first_packet=first_packet,
+                **opus_source_args(track, options, ffmpeg_path=self._ffmpeg_path),
+            )
+        )
+        if self._voice.is_playing() or self._voice.is_paused():
+            self._voice.stop()
+        self._voice.play(source, after=after, signal_type="music")
+        self._clock = _Clock(start_at_s)
+
+    def pause(self) -> None:
+        """Pause the player thread."""
+        self._voice.pause()
+        self._clock.pause()
+
+    def resume(self) -> None:
+        """Resume the player thread."""
+        self._voice.resume()
+        self._clock.resume()
+
+    def stop(self) -> None:
+        """Stop playing; discord.py calls ``after`` from its thread."""
+        self._voice.stop()
+
+    @property
+    def position_s(self) -> float:
+        """Seconds into the current track (wall clock, pauses excluded)."""
+        return self._clock.position_s
+
+    @property
+    def connected(self) -> bool:
+        """Whether the voice connection is up."""
+        return self._voice.is_connected()

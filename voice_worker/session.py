@@ -1,0 +1,399 @@
+"""One guild's player: its voice connection, queue, now-playing track and state machine.
+
+Every change happens under the session's own lock (a command and a track ending never
+interleave; one guild's slow resolve or crash never touches another). The player thread
+reaches it only through the loop (player.py). Each change saves a snapshot to the SessionStore.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import discord
+import structlog
+
+from voice_worker.errors import FatalConfigError, UserFacingError, VoiceConnectFailed
+from voice_worker.models import GuildSnapshot, NowPlaying, QueuedTrack, SessionState, TrackQueue
+from voice_worker.player import Player, VoiceClientPlayer
+from voice_worker.reporting import Reply, Reporter
+from voice_worker.session_store import SessionStore
+from voice_worker.sources.errors import SourceError
+from voice_worker.sources.models import Lookup, Track
+from voice_worker.state import StateMachine
+from voice_worker.tasks import BackgroundTasks, IdleTimer
+from voice_worker.tracks import TrackSource
+from voice_worker.voice import VocalChannel, connect, listeners
+
+log = structlog.get_logger(__name__)
+
+ACTIVE = frozenset({SessionState.PLAYING, SessionState.PAUSED})
+# No voice connection to manage (yet, or any more).
+INACTIVE = frozenset({SessionState.CONNECTING, SessionState.LEAVING, SessionState.CLOSED})
+
+
+@dataclass(frozen=True)
+class SessionConfig:
+    """Per-session knobs, from settings."""
+
+    idle_disconnect_s: float = 300.0
+    voice_connect_timeout_s: float = 20.0
+    bitrate_kbps: int = 96
+    max_queue_tracks: int = 100
+    ffmpeg_path: str = "ffmpeg"
+
+
+@dataclass
+class SessionHooks:
+    """What a session tells its owner."""
+
+    closed: Callable[[GuildSession], None]
+    fatal: Callable[[FatalConfigError], None]
+    first_audio: Callable[[float], None]
+
+
+@dataclass
+class _Current:
+    item: QueuedTrack
+    track: Track
+
+
+class GuildSession:
+    """The player of one guild."""
+
+    def __init__(
+        self,
+        guild: discord.Guild,
+        text_channel_id: str,
+        *,
+        bot_id: int,
+        sources: TrackSource,
+        reporter: Reporter,
+        store: SessionStore,
+        config: SessionConfig,
+        hooks: SessionHooks,
+    ) -> None:
+        self.guild = guild
+        self.guild_id = str(guild.id)
+        self.text_channel_id = text_channel_id
+        self._bot_id = bot_id
+        self._sources = sources
+        self._reporter = reporter
+        self._store = store
+        self._config = config
+        self._hooks = hooks
+        self._log = log.bind(guild_id=self.guild_id)
+        self._machine = StateMachine(self._log)
+        self._queue = TrackQueue(config.max_queue_tracks)
+        self._lock = asyncio.Lock()
+        self._voice: discord.VoiceClient | None = None
+        self._player: Player | None = None
+        self._current: _Current | None = None
+        self._generation = 0
+        self._ttfa_from: dict[int, float] = {}
+        self._idle = IdleTimer(config.idle_disconnect_s, self._idle_expired)
+        self._tasks = BackgroundTasks(self._log)
+
+    @property
+    def state(self) -> SessionState:
+        """Where the session is in its life."""
+        return self._machine.state
+
+    @property
+    def voice_channel_id(self) -> int | None:
+        """The voice channel the bot is in, if connected."""
+        return self._voice.channel.id if self._voice is not None else None
+
+    def snapshot(self) -> GuildSnapshot:
+        """The session as a plain model (what the SessionStore keeps)."""
+        now = None
+        if self._current is not None and self._player is not None:
+            now = NowPlaying(
+                track=self._current.item,
+                position_s=round(self._player.position_s, 3),
+                paused=self.state is SessionState.PAUSED,
+            )
+        channel = self.voice_channel_id
+        return GuildSnapshot(
+            guild_id=self.guild_id,
+            state=self.state,
+            voice_channel_id=str(channel) if channel else None,
+            text_channel_id=self.text_channel_id,
+            now_playing=now,
+            queue=self._queue.snapshot(),
+            updated_at=datetime.now(UTC),
+        )
+
+    # --- commands (each under the lock) ----------------------------------------------------
+    async def join(self, channel: VocalChannel) -> None:
+        """Be connected to ``channel``: connect, move there, or refuse if busy elsewhere."""
+        async with self._lock:
+            voice = self._voice
+            if voice is not None and voice.is_connected():
+                if voice.channel.id == channel.id:
+                    return
+                if self.state in ACTIVE:
+                    raise UserFacingError(
+                        "busy_elsewhere",
+                        f"I'm playing in <#{voice.channel.id}>: join me there, or /stop first.",
+                    )
+                await voice.move_to(channel, timeout=self._config.voice_connect_timeout_s)
+                return
+            if self.state in (SessionState.LEAVING, SessionState.CLOSED):
+                raise VoiceConnectFailed("the session closed meanwhile")  # retried afresh
+            if self.state is not SessionState.CONNECTING:
+                self._machine.state = SessionState.CONNECTING
+            try:
+                self._voice = await connect(channel, timeout_s=self._config.voice_connect_timeout_s)
+            except FatalConfigError as exc:
+                self._hooks.fatal(exc)
+                await self._close_locked("connect_refused", keep_snapshot=False)
+                raise
+            except BaseException:
+                await self._close_locked("connect_failed", keep_snapshot=False)
+                raise
+            self._player = VoiceClientPlayer(
+                self._voice,
+                asyncio.get_running_loop(),
+                on_end=self._on_track_end,
+                on_first_packet=self._on_first_packet,
+                bitrate_kbps=self._config.bitrate_kbps,
+                ffmpeg_path=self._config.ffmpeg_path,
+            )
+            self._machine.state = SessionState.IDLE
+            self._idle.arm()
+            await self._save()
+
+    async def play(
+        self, item: QueuedTrack, lookup: Lookup, *, play_next: bool, since: float
+    ) -> Reply:
+        """Start the looked-up track now, or queue it (and a playlist's other entries)."""
+        more = [item.model_copy(update={"ref": ref.as_ref()}) for ref in lookup.entries[1:]]
+        async with self._lock:
+            if self.state in ACTIVE:
+                position = self._queue.add(item, front=play_next)
+                added = self._queue.extend(more)
+                self._prefetch_next()
+                await self._save()
+                extra = f" and {added} more" if added else ""
+                return Reply(f"Queued **{item.label}**{extra} (position {position}).")
+            await self._start(item, lookup.first_track, since=since)
+            added = self._queue.extend(more)
+            await self._save()
+            extra = f" ({added} more queued)" if added else ""
+            return Reply(f"Now playing **{item.label}**{extra}.")
+
+    async def skip(self) -> Reply:
+        """Stop the current track and start the next one."""
+        async with self._lock:
+            if self._current is None or self.state not in ACTIVE:
+                return Reply("Nothing is playing.", ephemeral=True)
+            skipped = self._current.item
+            self._halt()
+            started = await self._play_from_queue(notify=False)
+            after = f" Now playing **{started.label}**." if started else " The queue is empty."
+            return Reply(f"Skipped **{skipped.label}**.{after}")
+
+    async def pause(self) -> Reply:
+        """Pause the current track."""
+        async with self._lock:
+            if self.state is SessionState.PAUSED:
+                return Reply("Already paused.", ephemeral=True)
+            if self.state is not SessionState.PLAYING or self._player is None:
+                return Reply("Nothing is playing.", ephemeral=True)
+            self._player.pause()
+            self._machine.state = SessionState.PAUSED
+            self._check_listeners()  # paused counts as idle
+            await self._save()
+            return Reply("Paused.")
+
+    async def resume(self) -> Reply:
+        """Continue a paused track."""
+        async with self._lock:
+            if self.state is not SessionState.PAUSED or self._player is None:
+                return Reply("Nothing is paused.", ephemeral=True)
+            self._player.resume()
+            self._machine.state = SessionState.PLAYING
+            self._check_listeners()
+            await self._save()
+            return Reply("Resumed.")
+
+    async def stop(self, *, message: str) -> Reply:
+        """Clear the queue, stop playing and leave the voice channel."""
+        async with self._lock:
+            self._queue.clear()
+            await self._close_locked("stopped", keep_snapshot=False)
+            return Reply(message)
+
+    async def shutdown(self) -> None:
+        """Hand over: save the snapshot with its position, then leave voice."""
+        async with self._lock:
+            await self._close_locked("shutdown", keep_snapshot=True)
+
+    async def leave_if_unused(self) -> None:
+        """Leave again when a join turned out to be for nothing (e.g. the link was dead)."""
+        async with self._lock:
+            if self.state in (SessionState.IDLE, SessionState.CONNECTING) and not self._queue:
+                await self._close_locked("unused", keep_snapshot=False)
+
+    # --- playback ------------------------------------------------------------------------
+    async def _start(self, item: QueuedTrack, track: Track | None, *, since: float | None) -> None:
+        """Play ``item`` now (lock held); raises SourceError when it can't be resolved."""
+        if self._player is None:
+            raise VoiceConnectFailed("no voice connection")
+        track = await self._sources.stream(track or item.ref)
+        self._generation += 1
+        if since is not None:
+            self._ttfa_from[self._generation] = since
+        try:
+            await self._player.start(track, start_at_s=0.0, generation=self._generation)
+        except discord.ClientException as exc:  # "Not connected to voice": worth a retry
+            raise VoiceConnectFailed(str(exc)) from None
+        self._current = _Current(item, track)
+        self._machine.state = SessionState.PLAYING
+        self._log.info(
+            "playback.started", job_id=item.job_id, passthrough=track.is_opus_passthrough
+        )
+        self._check_listeners()
+        self._prefetch_next()
+
+    def _prefetch_next(self) -> None:
+        """Resolve the next queued track while the current one plays."""
+        upcoming = self._queue.peek()
+        if upcoming is not None:
+            self._sources.prefetch(upcoming.ref)
+
+    def _halt(self) -> None:
+        """Stop the current track without its end starting the next one (lock held)."""
+        self._generation += 1
+        self._current = None
+        if self._player is not None:
+            self._player.stop()
+
+    async def _play_from_queue(self, *, notify: bool) -> QueuedTrack | None:
+        """Start the next playable queued track, or go idle (lock held)."""
+        while (item := self._queue.pop()) is not None:
+            try:
+                await self._start(item, None, since=None)
+            except SourceError as exc:
+                self._log.info("playback.skipped_unplayable", reason=exc.reason, job_id=item.job_id)
+                self._tasks.spawn(
+                    self._reporter.notify(
+                        self.text_channel_id, f"Skipping **{item.label}**: {exc.user_message}"
+                    )
+                )
+                continue
+            if notify:
+                who = f" (requested by {item.requester_name})" if item.requester_name else ""
+                text = f"Now playing **{item.label}**{who}."
+                self._tasks.spawn(self._reporter.notify(self.text_channel_id, text))
+            await self._save()
+            return item
+        self._current = None
+        if self.state is not SessionState.IDLE:
+            self._machine.state = SessionState.IDLE
+        self._idle.arm()
+        await self._save()
+        return None
+
+    def _on_track_end(self, generation: int, error: Exception | None) -> None:
+        """Called on the loop when discord.py's player thread finishes a track."""
+        if generation != self._generation:
+            return  # a skip/stop already moved on
+        if error is not None:
+            self._log.warning("playback.error", error=type(error).__name__)
+        self._tasks.spawn(self._advance(generation))
+
+    def _on_first_packet(self, generation: int) -> None:
+        since = self._ttfa_from.pop(generation, None)
+        if since is not None:
+            ttfa_ms = (time.monotonic() - since) * 1000
+            self._log.info("playback.first_audio", ttfa_ms=round(ttfa_ms, 1))
+            self._hooks.first_audio(ttfa_ms)
+
+    async def _advance(self, generation: int) -> None:
+        async with self._lock:
+            if generation != self._generation or self.state not in ACTIVE:
+                return
+            if self._player is None or not self._player.connected:
+                await self._close_locked("voice_lost", keep_snapshot=True)
+                self._tasks.spawn(
+                    self._reporter.notify(self.text_channel_id, "I lost the voice connection.")
+                )
+                return
+            await self._play_from_queue(notify=True)
+
+    # --- idleness and leaving --------------------------------------------------------------
+    def _check_listeners(self) -> None:
+        """Idle when nothing plays or nobody listens; otherwise not."""
+        voice = self._voice
+        alone = voice is not None and listeners(voice.channel, self._bot_id) == 0
+        if self.state is SessionState.PLAYING and not alone:
+            self._idle.disarm()
+        else:
+            self._idle.arm()
+
+    def on_voice_change(self, member_id: int, channel_id: int | None) -> None:
+        """Someone joined or left a voice channel of this guild (called by the manager)."""
+        if self.state in INACTIVE:
+            return
+        if member_id == self._bot_id and channel_id is None:
+            self._tasks.spawn(self._external_disconnect())
+            return
+        self._check_listeners()
+
+    async def _external_disconnect(self) -> None:
+        async with self._lock:
+            if self.state not in INACTIVE:
+                await self._close_locked("disconnected", keep_snapshot=False)
+
+    def _idle_expired(self) -> None:
+        self._tasks.spawn(self._leave_idle())
+
+    async def _leave_idle(self) -> None:
+        async with self._lock:
+            if self.state in INACTIVE:
+                return
+            voice = self._voice
+            alone = voice is None or listeners(voice.channel, self._bot_id) == 0
+            if self.state is SessionState.PLAYING and not alone:
+                return
+            await self._close_locked("idle", keep_snapshot=False)
+        minutes = max(1, round(self._config.idle_disconnect_s / 60))
+        await self._reporter.notify(
+            self.text_channel_id, f"Left the voice channel after {minutes} min of inactivity."
+        )
+
+    async def _close_locked(self, reason: str, *, keep_snapshot: bool) -> None:
+        """Leave voice and end the session (lock held)."""
+        if self.state in (SessionState.LEAVING, SessionState.CLOSED):
+            return
+        if keep_snapshot:
+            await self._save()
+        self._machine.state = SessionState.LEAVING
+        self._idle.disarm()
+        self._halt()
+        voice, self._voice = self._voice, None
+        if voice is not None:
+            # disconnect() waits for Discord to confirm we left; after a kick that confirmation
+            # already came (and went), so don't wait long for it then.
+            timeout_s = 10.0 if voice.is_connected() else 2.0
+            try:
+                await asyncio.wait_for(voice.disconnect(force=True), timeout=timeout_s)
+            except (TimeoutError, discord.ClientException, OSError) as exc:
+                self._log.warning("session.disconnect_failed", error=type(exc).__name__)
+        if not keep_snapshot:
+            await self._store.delete(self.guild_id)
+        self._machine.state = SessionState.CLOSED
+        self._log.info("session.closed", reason=reason)
+        self._hooks.closed(self)
+
+    async def _save(self) -> None:
+        await self._store.save(self.snapshot())
+
+    async def wait_background(self) -> None:
+        """Wait for this session's background tasks (shutdown, tests)."""
+        await self._tasks.wait()

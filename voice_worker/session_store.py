@@ -1,0 +1,44 @@
+"""Where a session's snapshot goes after every change: the worker's seam to persistence.
+
+Only an in-memory implementation exists here; wiring the snapshot to the durable store
+(``shared.state``: DynamoDB / SQLite, leases, resume elsewhere) is an adapter behind these
+three methods, so the session never learns which backend it talks to.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from voice_worker.models import GuildSnapshot
+
+
+class SessionStore(Protocol):
+    """Save, load and forget a guild's snapshot."""
+
+    async def save(self, snapshot: GuildSnapshot) -> None:
+        """Persist the snapshot, replacing the previous one for that guild."""
+
+    async def load(self, guild_id: str) -> GuildSnapshot | None:
+        """The last saved snapshot of a guild, if any."""
+
+    async def delete(self, guild_id: str) -> None:
+        """Forget a guild (it left voice on purpose)."""
+
+
+class InMemorySessionStore:
+    """A SessionStore in a dict: survives nothing, costs nothing."""
+
+    def __init__(self) -> None:
+        self._snapshots: dict[str, GuildSnapshot] = {}
+
+    async def save(self, snapshot: GuildSnapshot) -> None:
+        """Keep the snapshot."""
+        self._snapshots[snapshot.guild_id] = snapshot
+
+    async def load(self, guild_id: str) -> GuildSnapshot | None:
+        """Return the kept snapshot."""
+        return self._snapshots.get(guild_id)
+
+    async def delete(self, guild_id: str) -> None:
+        """Drop the snapshot."""
+        self._snapshots.pop(guild_id, None)

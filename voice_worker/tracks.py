@@ -1,0 +1,57 @@
+"""The sources package as the sessions use it: look queries up, stream refs via the cache."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Protocol
+
+from voice_worker.sources import Lookup, Resolver, StreamCache, Track, TrackRef
+from voice_worker.sources.ytdl import has_dedicated_extractor
+
+
+class TrackSource(Protocol):
+    """The sources package as the session uses it (CachedTracks implements it)."""
+
+    async def lookup(self, query: str) -> Lookup:
+        """Resolve what a user typed."""
+
+    async def stream(self, ref: TrackRef) -> Track:
+        """A track whose stream URL is fresh enough to start now."""
+
+    def prefetch(self, ref: TrackRef) -> None:
+        """Start resolving a track that will play soon."""
+
+    async def warm_up(self) -> None:
+        """Load what the first lookup would otherwise load (called once at start)."""
+
+
+class CachedTracks:
+    """Resolver for what users type, StreamCache for playing and prefetching queued tracks."""
+
+    def __init__(self, resolver: Resolver, cache: StreamCache | None = None) -> None:
+        self._resolver = resolver
+        self._cache = cache or StreamCache(resolver)
+
+    async def warm_up(self) -> None:
+        """Load yt-dlp's extractor table now (~2-3 s once) rather than on the first /play."""
+        await asyncio.to_thread(has_dedicated_extractor, "https://example.com/")
+
+    async def lookup(self, query: str) -> Lookup:
+        """Resolve a query; the resolved first track is cached for when it plays."""
+        lookup = await self._resolver.lookup(query)
+        if lookup.first_track is not None:
+            self._cache.put(lookup.first_track)
+        return lookup
+
+    async def stream(self, ref: TrackRef) -> Track:
+        """A Track whose stream URL is fresh enough to start now."""
+        return await self._cache.get(ref)
+
+    def prefetch(self, ref: TrackRef) -> None:
+        """Resolve the next track in the background."""
+        self._cache.prefetch(ref)
+
+    async def aclose(self) -> None:
+        """Stop background resolutions and release the resolver."""
+        await self._cache.aclose()
+        await self._resolver.aclose()

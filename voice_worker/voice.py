@@ -1,0 +1,83 @@
+"""Voice channel questions answered from the gateway cache: where is the user, may we join."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import discord
+from discord.channel import VocalGuildChannel
+
+from voice_worker.errors import (
+    NotInVoice,
+    VoiceChannelUnavailable,
+    VoiceConnectFailed,
+    dave_required,
+)
+
+# The common base of voice and stage channels: what a bot can join.
+VocalChannel = VocalGuildChannel
+
+
+def find_user_channel(guild: discord.Guild, user_id: int) -> VocalChannel:
+    """The voice channel the user is in, from cached voice states; raises NotInVoice."""
+    member = guild.get_member(user_id)
+    if member is not None and member.voice is not None and member.voice.channel is not None:
+        return member.voice.channel
+    # Voice states are cached per channel even when the member object is not.
+    for channel in (*guild.voice_channels, *guild.stage_channels):
+        if user_id in channel.voice_states:
+            return channel
+    raise NotInVoice("not_in_voice")
+
+
+def listeners(channel: VocalChannel, bot_id: int) -> int:
+    """How many others (not the bot itself) are in the channel."""
+    return sum(1 for user_id in channel.voice_states if user_id != bot_id)
+
+
+def check_can_join(channel: VocalChannel, me: discord.Member | None) -> None:
+    """Raise VoiceChannelUnavailable unless the bot may connect and speak in the channel.
+
+    A full channel is checked here because Discord answers it with silence: the voice
+    handshake just never completes and discord.py times out after 30 s.
+    """
+    if me is None:
+        return  # no cached member for ourselves: let the connect attempt decide
+    if me.voice is not None and me.voice.channel is not None and me.voice.channel.id == channel.id:
+        return
+    permissions = channel.permissions_for(me)
+    if not permissions.connect or not permissions.view_channel:
+        raise VoiceChannelUnavailable(
+            "no_connect", f"I don't have permission to join <#{channel.id}>."
+        )
+    if not permissions.speak:
+        raise VoiceChannelUnavailable(
+            "no_speak", f"I don't have permission to speak in <#{channel.id}>."
+        )
+    limit = channel.user_limit
+    if limit and len(channel.voice_states) >= limit and not permissions.move_members:
+        raise VoiceChannelUnavailable("channel_full", f"<#{channel.id}> is full.")
+
+
+async def connect(channel: VocalChannel, *, timeout_s: float) -> discord.VoiceClient:
+    """Join ``channel``; raises VoiceConnectFailed, or FatalConfigError on close 4017.
+
+    reconnect=False: a refused handshake raises at once with its close code, instead of
+    discord.py leaving and rejoining five times (4017, DAVE required, would never get better).
+    """
+    stale = channel.guild.voice_client
+    if stale is not None:
+        # A connection that died under us is still registered: discord.py refuses a second.
+        with contextlib.suppress(TimeoutError, discord.ClientException, OSError):
+            await asyncio.wait_for(stale.disconnect(force=True), timeout=5)
+    try:
+        return await channel.connect(
+            cls=discord.VoiceClient, timeout=timeout_s, reconnect=False, self_deaf=True
+        )
+    except discord.ConnectionClosed as exc:
+        if exc.code == 4017:
+            raise dave_required() from None
+        raise VoiceConnectFailed(f"voice websocket closed with {exc.code}") from None
+    except TimeoutError:
+        raise VoiceConnectFailed("voice handshake timed out") from None

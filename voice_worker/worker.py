@@ -1,0 +1,276 @@
+"""The worker process: gateway session + consumer + sessions + health, and a clean shutdown.
+
+``Worker.run()`` returns an exit code: 0 after a clean stop, 78 (EX_CONFIG) for a fatal
+configuration error (bad token, DAVE missing: restarting can't help), 1 when the gateway
+session failed otherwise. ``request_stop()`` (wired to SIGTERM/SIGINT by the CLI) stops taking
+jobs, gives running jobs ``worker_shutdown_grace_s``, hands sessions over (snapshot saved,
+voice left), closes the gateway and returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import discord
+import structlog
+from discord.voice_state import has_dave
+
+from shared.queue import JobQueue
+from shared.settings import Settings
+from voice_worker.consumer import Consumer
+from voice_worker.endpoints import point_discord_py
+from voice_worker.errors import FatalConfigError
+from voice_worker.gateway_client import GatewayClient, RawInteractionSink
+from voice_worker.handlers import CommandHandlers
+from voice_worker.health import HealthServer
+from voice_worker.idempotency import HandledJobs, RecentJobs
+from voice_worker.identify import BackoffIdentifyGate, IdentifyGate
+from voice_worker.metrics import WorkerCounters
+from voice_worker.reporting import DiscordReporter
+from voice_worker.session import SessionConfig
+from voice_worker.session_store import InMemorySessionStore, SessionStore
+from voice_worker.sessions import SessionManager
+from voice_worker.tracks import TrackSource
+
+log = structlog.get_logger(__name__)
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_CONFIG = 78  # sysexits EX_CONFIG: don't restart in a loop, fix the configuration
+
+InteractionsFactory = Callable[[discord.Client], RawInteractionSink]
+
+
+@dataclass
+class PlaybackStats:
+    """Playback figures for /health: time from a play job's receipt to its first packet."""
+
+    timed_plays: int = 0
+    last_ttfa_ms: float | None = None
+    ttfa_ms: list[float] = field(default_factory=list)
+
+    def record_ttfa(self, ttfa_ms: float) -> None:
+        """Remember one job's time from receipt to first audio packet."""
+        self.timed_plays += 1
+        self.last_ttfa_ms = round(ttfa_ms, 1)
+        self.ttfa_ms = [*self.ttfa_ms[-49:], self.last_ttfa_ms]
+
+
+def session_config(settings: Settings) -> SessionConfig:
+    """Session knobs from settings."""
+    return SessionConfig(
+        idle_disconnect_s=settings.worker_idle_disconnect_s,
+        voice_connect_timeout_s=settings.worker_voice_connect_timeout_s,
+        bitrate_kbps=settings.worker_voice_bitrate_kbps,
+        max_queue_tracks=settings.max_queue_length,
+    )
+
+
+def _log_warm_up_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        # Not fatal: the first lookup pays for what the warm-up would have loaded.
+        log.warning("worker.warm_up_failed", error=type(task.exception()).__name__)
+
+
+class Worker:
+    """One voice worker: everything is injected or built from settings, nothing global."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        queue: JobQueue,
+        sources: TrackSource,
+        store: SessionStore | None = None,
+        handled: HandledJobs | None = None,
+        identify_gate: IdentifyGate | None = None,
+        interactions: InteractionsFactory | None = None,
+        health_port: int | None = None,
+    ) -> None:
+        self.settings = settings
+        self.queue = queue
+        self.sources = sources
+        self.store = store or InMemorySessionStore()
+        self.handled = handled or RecentJobs()
+        self.counters = WorkerCounters()
+        self.playback = PlaybackStats()
+        self._identify_gate = identify_gate or BackoffIdentifyGate()
+        self._interactions = interactions
+        self._health_port = settings.worker_health_port if health_port is None else health_port
+        self._stop = asyncio.Event()
+        self._status = "starting"
+        self._started = time.monotonic()
+        self.fatal: FatalConfigError | None = None
+        self.client: GatewayClient | None = None
+        self.sessions: SessionManager | None = None
+        self.consumer: Consumer | None = None
+        self.health: HealthServer | None = None
+        self.ready = asyncio.Event()
+
+    def request_stop(self) -> None:
+        """Begin a graceful shutdown (idempotent; safe from a signal handler)."""
+        if not self._stop.is_set():
+            log.info("worker.stop_requested")
+            self._stop.set()
+
+    def _on_fatal(self, error: FatalConfigError) -> None:
+        if self.fatal is None:
+            self.fatal = error
+            log.error("worker.fatal", reason=error.reason, hint=error.hint)
+        self.request_stop()
+
+    def health_report(self) -> tuple[bool, dict[str, Any]]:
+        """(healthy, body) for /health."""
+        client = self.client
+        body: dict[str, Any] = {
+            "status": self._status,
+            "gateway_ready": bool(client and client.is_ready() and not client.is_closed()),
+            "active_sessions": self.sessions.active if self.sessions else 0,
+            "in_flight": self.consumer.in_flight if self.consumer else 0,
+            "counters": self.counters.as_dict(),
+            "playback": {
+                "timed_plays": self.playback.timed_plays,
+                "last_ttfa_ms": self.playback.last_ttfa_ms,
+            },
+            "uptime_s": round(time.monotonic() - self._started, 1),
+        }
+        if self.fatal is not None:
+            body["fatal"] = {"reason": self.fatal.reason, "hint": self.fatal.hint}
+        # Waiting for the gateway (identify backoff included) is alive, not sick: a restart
+        # would only spend another identify.
+        return self._status in ("starting", "ready"), body
+
+    def _on_voice_change(self, guild_id: int, member_id: int, channel_id: int | None) -> None:
+        if self.sessions is not None:
+            self.sessions.on_voice_change(guild_id, member_id, channel_id)
+
+    def _build(self) -> GatewayClient:
+        client = GatewayClient(
+            self.settings,
+            identify_gate=self._identify_gate,
+            on_voice_change=self._on_voice_change,
+            gateway_interactions=self._interactions is not None,
+        )
+        if self._interactions is not None:
+            client.attach_interactions(self._interactions(client))
+        reporter = DiscordReporter(client)
+        self.sessions = SessionManager(
+            sources=self.sources,
+            reporter=reporter,
+            store=self.store,
+            config=session_config(self.settings),
+            on_fatal=self._on_fatal,
+            on_first_audio=self.playback.record_ttfa,
+        )
+        handlers = CommandHandlers(client, self.sessions, self.sources)
+        self.consumer = Consumer(
+            self.queue,
+            handlers,
+            reporter,
+            self.handled,
+            self.counters,
+            max_attempts=self.settings.worker_max_attempts,
+        )
+        return client
+
+    def _preflight(self) -> str:
+        token = self.settings.bot_token
+        if not token:
+            raise FatalConfigError("no_token", "set DISCORD_BOT_TOKEN to the bot's token")
+        if not has_dave:
+            raise FatalConfigError(
+                "dave_missing",
+                "install discord.py[voice] (davey): Discord refuses voice without DAVE (4017)",
+            )
+        return token
+
+    async def run(self) -> int:
+        """Serve until stopped; return the process exit code."""
+        try:
+            token = self._preflight()
+        except FatalConfigError as exc:
+            self._on_fatal(exc)
+            return EXIT_CONFIG
+        point_discord_py(self.settings)
+        self.client = client = self._build()
+        if self._health_port:
+            self.health = HealthServer(
+                self.health_report, host=self.settings.worker_health_host, port=self._health_port
+            )
+            await self.health.start()
+        gateway = asyncio.create_task(client.run_session(token), name="gateway")
+        # Overlaps the gateway login, so the first /play doesn't pay for it.
+        warm_up = asyncio.create_task(self.sources.warm_up(), name="warm-up")
+        warm_up.add_done_callback(_log_warm_up_failure)
+        exit_code = EXIT_OK
+        try:
+            exit_code = await self._serve(client, gateway, warm_up)
+        finally:
+            warm_up.cancel()
+            await self._shutdown(client, gateway)
+        if self.fatal is not None:
+            return EXIT_CONFIG
+        return exit_code
+
+    async def _serve(
+        self, client: GatewayClient, gateway: asyncio.Task[None], warm_up: asyncio.Task[None]
+    ) -> int:
+        assert self.consumer is not None
+        stop = asyncio.create_task(self._stop.wait())
+        ready = asyncio.create_task(self._ready(client, warm_up))
+        try:
+            await asyncio.wait({gateway, stop, ready}, return_when=asyncio.FIRST_COMPLETED)
+            if ready.done() and not self._stop.is_set() and not gateway.done():
+                self._status = "ready"
+                self.ready.set()
+                log.info("worker.ready")
+                consuming = asyncio.create_task(self.consumer.run(), name="consumer")
+                await asyncio.wait({gateway, stop, consuming}, return_when=asyncio.FIRST_COMPLETED)
+                self.consumer.stop()
+                await asyncio.wait({consuming})
+                if consuming.exception() is not None:
+                    log.error("worker.consumer_failed", exc_info=consuming.exception())
+                    return EXIT_FAILED
+        finally:
+            stop.cancel()
+            ready.cancel()
+        if gateway.done() and not self._stop.is_set():
+            return self._gateway_outcome(gateway)
+        return EXIT_OK
+
+    async def _ready(self, client: GatewayClient, warm_up: asyncio.Task[None]) -> None:
+        await client.ready_event.wait()
+        # Jobs wait for the warm-up too: the first lookup would otherwise pay for it, and
+        # may run into its resolve timeout.
+        await asyncio.wait({warm_up}, timeout=30.0)
+
+    def _gateway_outcome(self, gateway: asyncio.Task[None]) -> int:
+        error = gateway.exception() if not gateway.cancelled() else None
+        if isinstance(error, FatalConfigError):
+            self._on_fatal(error)
+            return EXIT_CONFIG
+        if error is not None:
+            log.error("worker.gateway_failed", error=type(error).__name__, exc_info=error)
+            return EXIT_FAILED
+        return EXIT_OK
+
+    async def _shutdown(self, client: GatewayClient, gateway: asyncio.Task[None]) -> None:
+        self._status = "stopping" if self.fatal is None else "fatal"
+        grace = self.settings.worker_shutdown_grace_s
+        if self.consumer is not None:
+            self.consumer.stop()
+            await self.consumer.drain(grace)
+        if self.sessions is not None:
+            await self.sessions.shutdown(timeout_s=10.0)
+        await client.close()
+        if not gateway.done():
+            gateway.cancel()
+        await asyncio.gather(gateway, return_exceptions=True)
+        if self.health is not None:
+            await self.health.stop()
+        self._status = "stopped" if self.fatal is None else "fatal"
+        log.info("worker.stopped", counters=self.counters.as_dict())
