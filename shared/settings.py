@@ -70,6 +70,20 @@ class Settings(BaseSettings):
     # A job received more often than this is dead-lettered and the requester told once.
     worker_max_attempts: int = Field(default=4, ge=1, le=20)
 
+    # Fleet (cloud). The front door wakes this ECS service from zero when no worker is alive;
+    # empty names turn waking off (embedded mode, tests).
+    worker_cluster: str = ""
+    worker_service: str = ""
+    # Name of the SSM SecureString holding the bot token, for processes that need the token
+    # but do not get it injected (the Lambda); never the token itself.
+    discord_bot_token_parameter: str = ""
+    # CloudWatch namespace for the worker's embedded-metric-format lines; empty = none.
+    metrics_namespace: str = ""
+    # How many guilds one worker plays at once before it stops claiming new ones.
+    worker_max_guilds: int = Field(default=50, ge=1, le=2000)
+    # A stable id for this worker (defaults to a random one per process).
+    worker_id: str = ""
+
     # Logging
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
