@@ -51,7 +51,13 @@ class InMemoryJobQueue:
     async def send(self, job: PlayJob | ControlJob) -> None:
         """Enqueue unless the same job id was sent within the dedup window."""
         now = self._clock()
-        self._seen = {k: t for k, t in self._seen.items() if now - t < self._dedup_window_s}
+        # Insertion order is send order: expired ids are all at the front, so pruning stops at
+        # the first live one instead of rebuilding the dict on every send.
+        while self._seen:
+            oldest_id, sent_at = next(iter(self._seen.items()))
+            if now - sent_at < self._dedup_window_s:
+                break
+            del self._seen[oldest_id]
         if job.job_id in self._seen:
             return
         self._seen[job.job_id] = now

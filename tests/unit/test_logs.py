@@ -25,6 +25,25 @@ def test_scrub_hides_every_secret_shape() -> None:
     assert "/webhooks/1234567890/" in scrubbed  # the id stays useful to the operator
 
 
+@pytest.mark.parametrize(
+    ("text", "leak"),
+    [
+        # Each shape on its own, with no known secret to match: the shape alone must trigger.
+        ("auth=Bot abcdefghijklmnopqrstuvwxyz0123", "abcdefghijklmnopqrstuvwxyz0123"),
+        ("POST /api/v10/webhooks/42/not-base64-token-xyz/messages", "not-base64-token-xyz"),
+        ("POST /api/v10/interactions/42/cb-token-abc/callback", "cb-token-abc"),
+        (f"raw {INTERACTION_TOKEN}", INTERACTION_TOKEN),
+    ],
+)
+def test_each_token_shape_is_redacted_without_known_secrets(text: str, leak: str) -> None:
+    assert leak not in Redactor().scrub(text)
+
+
+def test_text_without_markers_is_returned_unchanged() -> None:
+    text = "guild 123 played track abc (Bots are welcome) at /api/v10/channels/1/messages"
+    assert Redactor(["some-known-secret"]).scrub(text) == text
+
+
 def test_nested_values_and_secret_keys_are_redacted() -> None:
     redactor = Redactor([BOT_TOKEN])
     event = redactor(
