@@ -18,7 +18,15 @@ from voice_worker.worker import Worker
 
 def resolver_config(settings: Settings) -> ResolverConfig:
     """Source resolution settings."""
-    return ResolverConfig(allow_private_addresses=settings.allow_private_sources)
+    return ResolverConfig(
+        allow_private_addresses=settings.allow_private_sources,
+        timeout_s=settings.source_resolve_timeout_s,
+        max_playlist_items=settings.source_max_playlist_items,
+        cookies_file=settings.ytdlp_cookies_file or None,
+        proxy=settings.ytdlp_proxy or None,
+        source_address=settings.ytdlp_source_address or None,
+        extractor_args=settings.ytdlp_extractor_args,
+    )
 
 
 def build_tracks(settings: Settings) -> CachedTracks:
