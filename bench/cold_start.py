@@ -4,8 +4,13 @@ Each sample is a FRESH Python process, timed by this (parent) process from spawn
 child reports its answer:
   ours:  import interactions.lambda_entry, then one signed /play through `handler`, enqueued on
          a FIFO queue of a moto server this script starts (the real SQS path, over HTTP);
-  floor: import FastAPI + Mangum, build a one-route app, answer one PING through Mangum.
-The children also report their import / first-call split. Samples alternate ours/floor so
+  floor: import FastAPI + Mangum, build a one-route app, answer one PING through Mangum;
+  waking: as ours, with worker waking configured (STATE_TABLE, WORKER_CLUSTER/SERVICE) and no
+         worker alive: the first call also queries the heartbeats and sets the ECS service
+         (reset to 0 before each sample) to 1 — the worst case of a /play from zero.
+The children also report their import / first-call split. The child of "ours" hides `rich`, as
+the Lambda bundle lacks it (a dev tool's dependency in this virtualenv, which structlog would
+import). Samples alternate ours/floor so
 machine noise hits both alike. Goal: median(ours) / median(floor) <= 1.3.
 
     .venv/bin/python bench/cold_start.py [--runs 7]
@@ -23,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +42,10 @@ from nacl.signing import SigningKey  # noqa: E402
 from tests.fixtures_interactions import apigw_event, encode, payload  # noqa: E402
 
 OURS = """
-import json, os, time
+import json, os, sys, time
+# As in the Lambda bundle, which has no `rich`: here a dev tool (bandit, pip-audit) brings it,
+# and structlog imports it when present (~0.1 s that Lambda never pays).
+sys.modules["rich"] = None
 t0 = time.perf_counter()
 import interactions.lambda_entry as entry
 t1 = time.perf_counter()
@@ -97,6 +106,60 @@ def _run(script: str, env: dict[str, str]) -> dict[str, Any]:
     return report
 
 
+def _sample(
+    event_path: Path,
+    ours_env: dict[str, str],
+    floor_env: dict[str, str],
+    waking_env: dict[str, str],
+    reset_service: Callable[[], object],
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """One interleaved sample of each child, checked."""
+    mine = _run(OURS, {**ours_env, "BENCH_EVENT": str(event_path)})
+    theirs = _run(FLOOR, {**floor_env, "BENCH_EVENT": str(event_path)})
+    reset_service()
+    # The same interaction again: SQS drops it as a duplicate, the wake still runs.
+    woken = _run(OURS, {**waking_env, "BENCH_EVENT": str(event_path)})
+    if (mine["status"], mine["type"]) != (200, 5):
+        raise RuntimeError(f"the Lambda did not defer the /play: {mine}")
+    if (woken["status"], woken["type"]) != (200, 4):
+        raise RuntimeError(f"the Lambda did not say a player is starting: {woken}")
+    if (theirs["status"], theirs["type"]) != (200, 1):
+        raise RuntimeError(f"the floor app did not answer: {theirs}")
+    return mine, theirs, woken
+
+
+def _state_table(endpoint: str) -> str:
+    """The state table, created from the shared definition (imported here only: the children
+    must not inherit shared.state)."""
+    from shared.state.dynamodb_items import table_definition  # noqa: PLC0415
+
+    dynamodb = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=endpoint)
+    dynamodb.create_table(**table_definition("bench-state"))
+    return "bench-state"
+
+
+def _worker_service(endpoint: str) -> str:
+    """An ECS cluster with a Fargate-like service "workers" at desired 0; returns the cluster."""
+    ecs = boto3.client("ecs", region_name="us-east-1", endpoint_url=endpoint)
+    ecs.create_cluster(clusterName="bench")
+    definition = ecs.register_task_definition(
+        family="bench-worker",
+        requiresCompatibilities=["FARGATE"],
+        networkMode="awsvpc",
+        cpu="1024",
+        memory="2048",
+        containerDefinitions=[{"name": "worker", "image": "worker:bench", "essential": True}],
+    )["taskDefinition"]["taskDefinitionArn"]
+    ecs.create_service(
+        cluster="bench",
+        serviceName="workers",
+        taskDefinition=definition,
+        desiredCount=0,
+        launchType="FARGATE",
+    )
+    return "bench"
+
+
 def _summary(samples: list[dict[str, Any]]) -> dict[str, Any]:
     def median_ms(key: str) -> float:
         return round(statistics.median(s[key] for s in samples) * 1000, 1)
@@ -132,6 +195,9 @@ def main() -> int:
         queue_url = sqs.create_queue(QueueName="bench-jobs.fifo", Attributes={"FifoQueue": "true"})[
             "QueueUrl"
         ]
+        table = _state_table(endpoint)
+        cluster = _worker_service(endpoint)
+        ecs = boto3.client("ecs", region_name="us-east-1", endpoint_url=endpoint)
         key = SigningKey.generate()
         base_env = {
             name: value
@@ -147,9 +213,16 @@ def main() -> int:
             "JOBS_QUEUE_URL": queue_url,
             "AWS_ENDPOINT_URL": endpoint,
         }
+        waking_env = {
+            **ours_env,
+            "STATE_TABLE": table,
+            "WORKER_CLUSTER": cluster,
+            "WORKER_SERVICE": "workers",
+        }
         floor_env = {**base_env, "PYTHONPATH": str(ROOT)}
         ours: list[dict[str, Any]] = []
         floor: list[dict[str, Any]] = []
+        waking: list[dict[str, Any]] = []
         with tempfile.TemporaryDirectory() as tmp:
             event_path = Path(tmp) / "event.json"
             for run in range(args.runs + 1):  # run 0 warms the OS file cache, not counted
@@ -161,15 +234,17 @@ def main() -> int:
                     "x-signature-timestamp": stamp,
                 }
                 event_path.write_text(json.dumps(apigw_event(body, headers)))
-                mine = _run(OURS, {**ours_env, "BENCH_EVENT": str(event_path)})
-                theirs = _run(FLOOR, {**floor_env, "BENCH_EVENT": str(event_path)})
-                if (mine["status"], mine["type"]) != (200, 5):
-                    raise RuntimeError(f"the Lambda did not defer the /play: {mine}")
-                if (theirs["status"], theirs["type"]) != (200, 1):
-                    raise RuntimeError(f"the floor app did not answer: {theirs}")
+                mine, theirs, woken = _sample(
+                    event_path,
+                    ours_env,
+                    floor_env,
+                    waking_env,
+                    lambda: ecs.update_service(cluster=cluster, service="workers", desiredCount=0),
+                )
                 if run:
                     ours.append(mine)
                     floor.append(theirs)
+                    waking.append(woken)
         depth = sqs.get_queue_attributes(
             QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages"]
         )["Attributes"]["ApproximateNumberOfMessages"]
@@ -181,11 +256,17 @@ def main() -> int:
         "python": sys.version.split()[0],
         "ours_lambda_play_to_sqs": _summary(ours),
         "floor_fastapi_mangum_ping": _summary(floor),
+        "ours_lambda_play_waking_from_zero": _summary(waking),
         "messages_enqueued": int(depth),
         "goal_ratio": 1.3,
     }
     report["ratio"] = round(
         report["ours_lambda_play_to_sqs"]["total_ms_median"]
+        / report["floor_fastapi_mangum_ping"]["total_ms_median"],
+        3,
+    )
+    report["ratio_waking"] = round(
+        report["ours_lambda_play_waking_from_zero"]["total_ms_median"]
         / report["floor_fastapi_mangum_ping"]["total_ms_median"],
         3,
     )

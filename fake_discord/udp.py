@@ -30,6 +30,7 @@ _TAG_BYTES = 16
 # arrival, so timing statistics stay honest even when this process's event loop is busy.
 _SO_TIMESTAMPNS = 35
 _MAX_READS_PER_WAKEUP = 512
+_RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024
 
 
 @dataclass
@@ -110,6 +111,9 @@ class VoiceUdp:
         """Bind an ephemeral port and start reading on the running loop."""
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         sock.setblocking(False)
+        # Hundreds of streams land on this one socket: a busy fake must not drop datagrams
+        # (and count them as the bot's losses) for want of buffer (capped by rmem_max).
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RECEIVE_BUFFER_BYTES)
         sock.bind((self._host, 0))
         if sys.platform == "linux":
             try:

@@ -18,12 +18,13 @@ from fastapi.responses import JSONResponse, Response
 
 from interactions import responses
 from interactions.commands.base import JobSender, Reply, Services
-from interactions.commands.status import PlayerStatusReader
 from interactions.context import Interaction, parse_interaction
 from interactions.discord_types import InteractionType
 from interactions.ratelimit import RateLimiter
 from interactions.router import Router, UnsupportedInteraction
 from interactions.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureVerifier
+from interactions.store_access import FrontDoorStore
+from interactions.wake import WorkerWaker
 from shared.settings import Settings
 
 log = structlog.get_logger("interactions")
@@ -136,30 +137,46 @@ class InteractionEndpoint:
         return _json(200, reply.body)
 
 
+def build_router(
+    settings: Settings,
+    queue: JobSender,
+    *,
+    store: FrontDoorStore | None = None,
+    waker: WorkerWaker | None = None,
+    rate_limiter: RateLimiter | None = None,
+) -> Router:
+    """The command router with its services: shared by the HTTP app and the embedded mode."""
+    services = Services(
+        queue=queue,
+        enqueue_timeout_s=settings.enqueue_timeout_s,
+        max_query_length=settings.max_query_length,
+        allow_private_sources=settings.allow_private_sources,
+        store=store,
+        waker=waker,
+        wake_timeout_s=settings.wake_timeout_s,
+        max_queue_length=settings.max_queue_length,
+    )
+    return Router(
+        services,
+        rate_limiter=rate_limiter
+        or RateLimiter(limit=settings.rate_limit_commands, window_s=settings.rate_limit_window_s),
+        guild_allowlist=settings.guild_allowlist,
+    )
+
+
 def create_app(
     settings: Settings,
     queue: JobSender,
     *,
-    status: PlayerStatusReader | None = None,
+    store: FrontDoorStore | None = None,
+    waker: WorkerWaker | None = None,
     rate_limiter: RateLimiter | None = None,
 ) -> FastAPI:
     """Build the interactions app; raises ValueError when DISCORD_PUBLIC_KEY is unusable."""
     verifier = SignatureVerifier(
         settings.discord_public_key, max_age_s=settings.signature_max_age_s
     )
-    services = Services(
-        queue=queue,
-        enqueue_timeout_s=settings.enqueue_timeout_s,
-        max_query_length=settings.max_query_length,
-        allow_private_sources=settings.allow_private_sources,
-        status=status,
-    )
-    router = Router(
-        services,
-        rate_limiter=rate_limiter
-        or RateLimiter(limit=settings.rate_limit_commands, window_s=settings.rate_limit_window_s),
-        guild_allowlist=settings.guild_allowlist,
-    )
+    router = build_router(settings, queue, store=store, waker=waker, rate_limiter=rate_limiter)
     endpoint = InteractionEndpoint(verifier, router, settings.max_body_bytes)
     # No docs or schema routes: this app faces the internet and serves Discord only.
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)

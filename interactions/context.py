@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from interactions.discord_types import InteractionType, OptionPayload
+from interactions.discord_types import InteractionType
 from shared.jobs import Requester
 
 _MAX_NAME = 100
@@ -34,6 +34,8 @@ class Interaction:
     options: Mapping[str, Any] = field(default_factory=dict)
     focused: str | None = None
     custom_id: str | None = None
+    # "list" for `/playlist list`; "group sub" for a subcommand in a group.
+    subcommand: str | None = None
 
     def requester(self) -> Requester:
         """Who asked, for the job."""
@@ -60,25 +62,37 @@ def _str(payload: Mapping[str, Any], key: str) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _flatten_options(options: object) -> tuple[dict[str, Any], str | None]:
-    """Option values by name, and which one has focus (autocomplete); subcommands flattened."""
+_SUB_COMMAND = 1
+_SUB_COMMAND_GROUP = 2
+_MAX_OPTIONS = 100  # Discord sends at most 25 per level; a hostile payload may send more
+
+
+def _flatten_options(options: object) -> tuple[dict[str, Any], str | None, str | None]:
+    """Option values by name, the focused one (autocomplete), and the subcommand path."""
     values: dict[str, Any] = {}
     focused: str | None = None
-    stack: list[object] = list(options) if isinstance(options, list) else []
-    while stack:
-        raw = stack.pop()
-        if not isinstance(raw, dict):
-            continue
-        option: OptionPayload = raw  # type: ignore[assignment]
-        nested = option.get("options")
-        if isinstance(nested, list):
-            stack.extend(nested)
-        name = option.get("name")
-        if isinstance(name, str) and "value" in option:
-            values[name] = option["value"]
-            if option.get("focused") is True:
-                focused = name
-    return values, focused
+    path: list[str] = []
+    level: object = options
+    for _ in range(3):  # command > group > subcommand: at most two levels below the command
+        if not isinstance(level, list):
+            break
+        nested: object = None
+        for raw in level[:_MAX_OPTIONS]:
+            if not isinstance(raw, dict):
+                continue
+            option: dict[str, Any] = raw  # read defensively: an OptionPayload from anyone
+            name = option.get("name")
+            if not isinstance(name, str):
+                continue
+            if option.get("type") in (_SUB_COMMAND, _SUB_COMMAND_GROUP) and nested is None:
+                path.append(name)
+                nested = option.get("options", [])
+            elif "value" in option:
+                values[name] = option["value"]
+                if option.get("focused") is True:
+                    focused = name
+        level = nested
+    return values, focused, " ".join(path) or None
 
 
 def parse_interaction(payload: object) -> Interaction:
@@ -106,7 +120,7 @@ def parse_interaction(payload: object) -> Interaction:
     roles = member.get("roles") if member else None
     data = payload.get("data") if isinstance(payload.get("data"), dict) else {}
     assert isinstance(data, dict)
-    options, focused = _flatten_options(data.get("options"))
+    options, focused, subcommand = _flatten_options(data.get("options"))
     display = (
         (_str(member, "nick") if member else None)
         or _str(user, "global_name")
@@ -128,4 +142,5 @@ def parse_interaction(payload: object) -> Interaction:
         options=options,
         focused=focused,
         custom_id=_str(data, "custom_id"),
+        subcommand=subcommand,
     )

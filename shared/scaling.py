@@ -5,6 +5,10 @@ idleness, so the front door wakes a worker itself: when it has enqueued a job an
 heartbeat is fresh, it sets the service's desired count to max(current, 1). The queue-depth
 alarm in infra/worker.yml is only the backstop.
 
+The interactions Lambda does this with its own lean client (interactions/wake.py, no botocore
+on its cold start) and this module's WakeResult/WakeFailed; EcsServiceWaker is the aiobotocore
+adapter for processes that have botocore loaded anyway.
+
 Settings the caller passes in (see docs/deploy.md): WORKER_CLUSTER and WORKER_SERVICE (names
 or ARNs), AWS_REGION and AWS_ENDPOINT_URL.
 """
@@ -19,9 +23,6 @@ from enum import StrEnum
 from typing import Any
 
 import structlog
-from aiobotocore.session import get_session
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
 
 log = structlog.get_logger(__name__)
 
@@ -108,6 +109,11 @@ class EcsServiceWaker:
         self._lock = asyncio.Lock()
 
     async def _ecs(self) -> Any:
+        # Imported here: the interactions Lambda imports this module for its types and must
+        # not pay for aiobotocore on its cold start (it wakes workers with its own client).
+        from aiobotocore.session import get_session  # noqa: PLC0415
+        from botocore.config import Config  # noqa: PLC0415
+
         if self._client is None:
             async with self._lock:
                 if self._client is None:
@@ -127,6 +133,8 @@ class EcsServiceWaker:
 
     async def desired_count(self) -> int:
         """The service's current desired count."""
+        from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
+
         try:
             ecs = await self._ecs()
             response = await ecs.describe_services(cluster=self._cluster, services=[self._service])
@@ -140,6 +148,8 @@ class EcsServiceWaker:
 
     async def wake(self) -> WakeResult:
         """Set desiredCount to max(current, 1); never lowers it, never adds to it."""
+        from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
+
         before = await self.desired_count()
         if before >= 1:
             return WakeResult(before, before)

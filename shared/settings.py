@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     # Heartbeats and lease renewals share this period; keep it <= lease_ttl_s / 3 so two
     # renewals can fail before a lease expires.
     heartbeat_interval_s: float = Field(default=5.0, gt=0)
+    # How often a playing guild's position is saved: a takeover resumes at most this far back.
+    position_save_interval_s: float = Field(default=2.0, gt=0)
     max_queue_length: int = Field(default=500, ge=1, le=2000)
     history_length: int = Field(default=20, ge=0, le=200)
 
@@ -46,6 +48,9 @@ class Settings(BaseSettings):
     max_query_length: int = Field(default=500, ge=1, le=2000)
     # Budget for handing a job to the queue: well under Discord's 3 s answer deadline.
     enqueue_timeout_s: float = Field(default=2.0, gt=0, le=2.5)
+    # Bound on one state-store call of the front door (/queue, /settings, the DJ-role check):
+    # the SDK's own retries against an unreachable store take seconds.
+    store_timeout_s: float = Field(default=1.5, gt=0, le=2.5)
     # Refuse signed requests whose timestamp is further than this from now (0 = no check).
     # Discord sets no window; 900 s is an interaction token's lifetime, so older ones are useless.
     signature_max_age_s: float = Field(default=900.0, ge=0)
@@ -79,11 +84,16 @@ class Settings(BaseSettings):
     worker_voice_bitrate_kbps: int = Field(default=96, ge=16, le=512)
     # A job received more often than this is dead-lettered and the requester told once.
     worker_max_attempts: int = Field(default=4, ge=1, le=20)
+    # Long-poll wait of the worker's SQS receives (shared queue and inbox); 20 is SQS's max.
+    worker_receive_wait_s: float = Field(default=20.0, ge=0, le=20)
 
     # Fleet (cloud). The front door wakes this ECS service from zero when no worker is alive;
     # empty names turn waking off (embedded mode, tests).
     worker_cluster: str = ""
     worker_service: str = ""
+    # How long a /play may spend checking heartbeats and waking the service (after enqueueing,
+    # within Discord's 3 s); past it the command answers anyway and the queue alarm wakes later.
+    wake_timeout_s: float = Field(default=1.0, gt=0, le=2.0)
     # Name of the SSM SecureString holding the bot token, for processes that need the token
     # but do not get it injected (the Lambda); never the token itself.
     discord_bot_token_parameter: str = ""

@@ -9,6 +9,7 @@ import copy
 import functools
 import json
 import logging
+import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +24,7 @@ from nacl.signing import SigningKey
 
 from fake_discord.spec import OpenApiSpec, RouteMatch
 from interactions.app import create_app
+from interactions.bootstrap import build_job_sender, build_store, build_waker
 from interactions.lambda_entry import Container, build_container
 from shared.jobs import ControlJob, PlayJob
 from shared.queue import InMemoryJobQueue
@@ -53,6 +55,52 @@ def with_options(data: dict[str, Any], **values: Any) -> dict[str, Any]:
         for name, value in values.items()
     ]
     return data
+
+
+def command(name: str, /, *, subcommand: str | None = None, **values: Any) -> dict[str, Any]:
+    """A slash command payload (the /help fixture renamed) with typed options.
+
+    Option types follow the values: bool 5, int 4, float 10, anything else 3 (string). With
+    subcommand, the options sit under a SUB_COMMAND option, as Discord nests them.
+    """
+    data = payload("help", id=str(1300000000000002000 + _next_id()))
+    options = [
+        {"name": key, "type": _option_type(value), "value": value} for key, value in values.items()
+    ]
+    if subcommand is not None:
+        options = [{"name": subcommand, "type": 1, "options": options}]
+    data["data"] = {"id": "1300000000000000301", "name": name, "type": 1, "options": options}
+    return data
+
+
+def button(custom_id: str) -> dict[str, Any]:
+    """A button press (the player:pause fixture with another custom_id, a fresh id)."""
+    data = payload("button", id=str(1300000000000003000 + _next_id()))
+    data["data"] = {"component_type": 2, "custom_id": custom_id}
+    return data
+
+
+def as_member(data: dict[str, Any], *, roles: list[str], permissions: str) -> dict[str, Any]:
+    """The same interaction sent by a member with these roles and computed permissions."""
+    data = copy.deepcopy(data)
+    data["member"]["roles"] = roles
+    data["member"]["permissions"] = permissions
+    return data
+
+
+def _option_type(value: Any) -> int:
+    if isinstance(value, bool):
+        return 5
+    if isinstance(value, int):
+        return 4
+    if isinstance(value, float):
+        return 10
+    return 3
+
+
+def _next_id() -> int:
+    # A fresh interaction id each time: SQS and the queue drop a repeated id as a duplicate.
+    return secrets.randbelow(10**12)
 
 
 def encode(data: dict[str, Any]) -> bytes:
@@ -97,6 +145,10 @@ def make_settings(public_key_hex: str, **overrides: Any) -> Settings:
         "rate_limit_commands": 100,
         "rate_limit_window_s": 10.0,
         "log_format": "json",
+        # No shared store unless a test asks for one (a table, or a real SQLite file).
+        "sqlite_path": ":memory:",
+        # Other test suites share this machine: a slow moto answer must not read as an outage.
+        "store_timeout_s": 2.5,
     }
     values.update(overrides)
     return Settings(**values)
@@ -191,7 +243,10 @@ class AsgiDoor:
 
     def __init__(self, settings: Settings, queue: Any) -> None:
         self.queue = queue
-        self.app = create_app(settings, queue)
+        # The store and the waker are chosen from settings, as bootstrap does.
+        self.store = build_store(settings)
+        self.waker = build_waker(settings)
+        self.app = create_app(settings, queue, store=self.store, waker=self.waker)
         self.client = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=self.app), base_url="https://testserver"
         )
@@ -207,6 +262,10 @@ class AsgiDoor:
     async def aclose(self) -> None:
         await self.client.aclose()
         await self.queue.aclose()
+        if self.store is not None:
+            await self.store.aclose()
+        if self.waker is not None:
+            await self.waker.aclose()
 
 
 class LambdaRuntime:
@@ -265,6 +324,55 @@ def restore_logging() -> Iterator[None]:
     root.setLevel(level)
 
 
+# -- the container credentials endpoint (SnapStart, ECS) ---------------------------------------
+
+CREDENTIALS_EXPIRY = "2030-01-01T00:00:00Z"
+
+
+@dataclass
+class CredentialsEndpoint:
+    """A container credentials endpoint on 127.0.0.1 handing out numbered credentials."""
+
+    port: int = 0
+    requests: list[dict[str, str]] = field(default_factory=list)
+    status: int = 200
+
+    @property
+    def uri(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1/credentials?id=1"
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        request_line = (await reader.readline()).decode()
+        headers: dict[str, str] = {"request": request_line.strip()}
+        while (line := await reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode().partition(":")
+            headers[name.strip().lower()] = value.strip()
+        self.requests.append(headers)
+        body = json.dumps(
+            {
+                "AccessKeyId": f"ASIA{len(self.requests)}",
+                "SecretAccessKey": "secret",
+                "Token": "session",
+                "Expiration": CREDENTIALS_EXPIRY,
+            }
+        ).encode()
+        writer.write(
+            f"HTTP/1.1 {self.status} X\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body
+        )
+        await writer.drain()
+        writer.close()
+
+
+@pytest.fixture
+async def credentials_endpoint() -> AsyncIterator[CredentialsEndpoint]:
+    served = CredentialsEndpoint()
+    server = await asyncio.start_server(served.handle, "127.0.0.1", 0)
+    served.port = server.sockets[0].getsockname()[1]
+    yield served
+    server.close()
+    await server.wait_closed()
+
+
 DoorFactory = Callable[..., Awaitable[Door]]
 
 
@@ -279,7 +387,9 @@ async def make_door(
         settings = make_settings(signer.public_key_hex, **overrides)
         door: AsgiDoor | LambdaDoor
         if request.param == "asgi":
-            door = AsgiDoor(settings, InMemoryJobQueue())
+            # SQS when the settings name a queue (moto), as bootstrap would choose.
+            queue = build_job_sender(settings) if settings.jobs_queue_url else InMemoryJobQueue()
+            door = AsgiDoor(settings, queue)
         else:
             runtime = LambdaRuntime()
             container = await runtime.call(build_container, settings)

@@ -10,7 +10,7 @@ import discord
 
 from shared.queue import InMemoryJobQueue, JobQueue
 from shared.settings import Settings
-from voice_worker.session_store import InMemorySessionStore
+from shared.state import open_state_store
 from voice_worker.sources import Resolver, ResolverConfig
 from voice_worker.tracks import CachedTracks
 from voice_worker.worker import Worker
@@ -47,8 +47,21 @@ def build_cloud_queue(settings: Settings) -> JobQueue:
 
 
 def cloud_worker(settings: Settings) -> Worker:
-    """A worker consuming SQS jobs; interactions arrive over HTTP elsewhere (the Lambda)."""
-    return Worker(settings, queue=build_cloud_queue(settings), sources=build_tracks(settings))
+    """A worker routing SQS jobs to guild owners' inboxes, with DynamoDB (or SQLite) state.
+
+    Interactions arrive over HTTP elsewhere (the Lambda).
+    """
+    from shared.queue.sqs import SqsJobQueue  # noqa: PLC0415 - aiobotocore only in cloud mode
+
+    queue = build_cloud_queue(settings)
+    assert isinstance(queue, SqsJobQueue)
+    return Worker(
+        settings,
+        queue=queue,
+        sources=build_tracks(settings),
+        state=open_state_store(settings),
+        inboxes=queue,
+    )
 
 
 def embedded_worker(
@@ -58,16 +71,16 @@ def embedded_worker(
     from voice_worker.embedded import GatewayInteractions, build_router  # noqa: PLC0415
 
     jobs = queue or InMemoryJobQueue()
-    store = InMemorySessionStore()
+    state = open_state_store(settings)  # SQLite unless STATE_TABLE is set
 
     def interactions(client: discord.Client) -> GatewayInteractions:
-        return GatewayInteractions(build_router(settings, jobs, store), client)
+        return GatewayInteractions(build_router(settings, jobs, state), client)
 
     return Worker(
         settings,
         queue=jobs,
         sources=build_tracks(settings),
-        store=store,
+        state=state,
         interactions=interactions,
         health_port=health_port,
     )
@@ -87,6 +100,8 @@ async def run(worker: Worker) -> int:
         return await worker.run()
     finally:
         await worker.queue.aclose()
+        if worker.state is not None:
+            await worker.state.aclose()
         aclose = getattr(worker.sources, "aclose", None)
         if aclose is not None:
             await aclose()

@@ -17,12 +17,18 @@ import structlog
 
 from shared.jobs import ControlJob, PlayJob
 from shared.queue import Delivery, JobQueue, QueueUnavailable
+from shared.state import JobClaim, StoreUnavailable
 from voice_worker.failures import GAVE_UP, Disposition, Verdict, classify, retry_delay_s
 from voice_worker.idempotency import HandledJobs
 from voice_worker.metrics import WorkerCounters
 from voice_worker.reporting import Reply, Reporter
 
 log = structlog.get_logger(__name__)
+
+
+# Decides whether this worker handles a delivery; False means it settled the delivery itself
+# (forwarded it to the guild's owner, or made it visible again for another worker).
+Admit = Callable[[JobQueue, Delivery, PlayJob | ControlJob], Awaitable[bool]]
 
 
 class JobHandler(Protocol):
@@ -48,8 +54,10 @@ class Consumer:
         max_in_flight: int = 50,
         retry_delay: Callable[[int], float] = retry_delay_s,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        admit: Admit | None = None,
     ) -> None:
         self._queue = queue
+        self._admit = admit
         self._handler = handler
         self._reporter = reporter
         self._handled = handled
@@ -160,6 +168,16 @@ class Consumer:
         except QueueUnavailable:
             log.warning("consumer.release_failed", message_id=delivery.message_id)
 
+    async def _unclaim(self, job: PlayJob | ControlJob) -> None:
+        try:
+            await self._handled.release(job.job_id)
+        except StoreUnavailable:
+            log.warning("job.unclaim_failed")  # the claim expires on its own
+
+    async def _hand_back(self, delivery: Delivery, job: PlayJob | ControlJob) -> None:
+        await self._unclaim(job)
+        await self._release(delivery)
+
     async def _process(self, delivery: Delivery) -> None:
         self._counters.jobs_received += 1
         job = delivery.job
@@ -170,10 +188,24 @@ class Consumer:
         with structlog.contextvars.bound_contextvars(
             **job.log_fields(), receive_count=delivery.receive_count
         ):
-            if await self._handled.was_handled(job.job_id):
+            try:
+                if self._admit is not None and not await self._admit(self._queue, delivery, job):
+                    return  # routed elsewhere (another worker's inbox) or put back for later
+                claim = await self._handled.claim(job.job_id, guild_id=job.guild_id)
+            except (StoreUnavailable, QueueUnavailable) as exc:
+                log.warning("job.admission_failed", error=type(exc).__name__)
+                delay = self._retry_delay(delivery.receive_count)
+                await asyncio.shield(self._settle(self._queue.retry_later(delivery, delay_s=delay)))
+                return
+            if claim is JobClaim.DONE:
                 self._counters.jobs_duplicate += 1
                 log.info("job.duplicate")
                 await asyncio.shield(self._settle(self._queue.ack(delivery)))
+                return
+            if claim is JobClaim.IN_PROGRESS:
+                # Another handler holds a live claim (a redelivery while it still runs).
+                log.info("job.in_progress_elsewhere")
+                await asyncio.shield(self._settle(self._queue.retry_later(delivery, delay_s=5)))
                 return
             if delivery.receive_count > self._max_attempts:
                 await asyncio.shield(self._give_up(delivery, job, "too_many_attempts"))
@@ -183,7 +215,7 @@ class Consumer:
                 reply = await self._handler.handle(job)
             except asyncio.CancelledError:
                 # Shutdown mid-job: hand the job back so another worker can run it now.
-                await asyncio.shield(self._release(delivery))
+                await asyncio.shield(self._hand_back(delivery, job))
                 raise
             except Exception as exc:
                 verdict = classify(exc)
@@ -217,6 +249,7 @@ class Consumer:
             delay = self._retry_delay(delivery.receive_count)
             self._counters.jobs_retried += 1
             log.info("job.retry_later", delay_s=delay)
+            await self._unclaim(job)
             await self._settle(self._queue.retry_later(delivery, delay_s=delay))
             return
         await self._handled.mark_handled(job.job_id)

@@ -57,6 +57,7 @@ def demo_settings(fake: FakeDiscord) -> Settings:
         discord_ca_file=fake.ca_file,
         allow_private_sources=True,
         jobs_queue_url="",
+        sqlite_path=":memory:",  # nothing outlives a demo (or a test) run
         worker_health_port=0,
         worker_shutdown_grace_s=5.0,
         worker_guild_ready_timeout_s=0.2,

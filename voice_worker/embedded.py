@@ -15,54 +15,24 @@ import discord
 import structlog
 from discord.http import Route
 
-from interactions.commands.base import JobSender, Services
-from interactions.commands.status import GuildStatus
+from interactions.app import build_router as build_front_door_router
+from interactions.commands.base import JobSender
 from interactions.context import MalformedInteraction, parse_interaction
 from interactions.discord_types import InteractionType
-from interactions.ratelimit import RateLimiter
 from interactions.router import Router, UnsupportedInteraction
+from interactions.store_access import FrontDoorStore
 from shared.settings import Settings
+from shared.state import StateStore
 from voice_worker.reporting import deliver
-from voice_worker.session_store import SessionStore
 
 log = structlog.get_logger(__name__)
 
 
-class SnapshotStatus:
-    """The interactions' PlayerStatusReader over the worker's session snapshots."""
-
-    def __init__(self, store: SessionStore) -> None:
-        self._store = store
-
-    async def guild_status(self, guild_id: str) -> GuildStatus | None:
-        """What the guild's session last saved."""
-        snapshot = await self._store.load(guild_id)
-        if snapshot is None:
-            return None
-        now = snapshot.now_playing
-        return GuildStatus(
-            now_playing=now.track.label if now else None,
-            paused=bool(now and now.paused),
-            upcoming=tuple(item.label for item in snapshot.queue),
-        )
-
-
-def build_router(settings: Settings, queue: JobSender, store: SessionStore) -> Router:
-    """The interactions router, wired as the HTTP front door wires it."""
-    services = Services(
-        queue=queue,
-        enqueue_timeout_s=settings.enqueue_timeout_s,
-        max_query_length=settings.max_query_length,
-        allow_private_sources=settings.allow_private_sources,
-        status=SnapshotStatus(store),
-    )
-    return Router(
-        services,
-        rate_limiter=RateLimiter(
-            limit=settings.rate_limit_commands, window_s=settings.rate_limit_window_s
-        ),
-        guild_allowlist=settings.guild_allowlist,
-    )
+def build_router(settings: Settings, queue: JobSender, state: StateStore) -> Router:
+    """The interactions router, wired as the HTTP front door wires it, reading the worker's
+    own store for /queue, /nowplaying, /history, playlists and settings."""
+    store = FrontDoorStore(lambda: state, timeout_s=settings.store_timeout_s)
+    return build_front_door_router(settings, queue, store=store)
 
 
 class GatewayInteractions:

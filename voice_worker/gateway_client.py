@@ -160,7 +160,10 @@ class GatewayClient(discord.Client):
         """
         await super().close()
         for thread in threading.enumerate():
-            if isinstance(thread, KeepAliveHandler) and thread.ws._dispatch == self.dispatch:
+            if not isinstance(thread, KeepAliveHandler):
+                continue
+            # Voice websockets (VoiceKeepAliveHandler) have no _dispatch: not ours to stop.
+            if getattr(thread.ws, "_dispatch", None) == self.dispatch:
                 thread.stop()
 
     async def run_session(self, token: str) -> None:

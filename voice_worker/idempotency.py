@@ -1,4 +1,9 @@
-"""Recently handled job ids, so a redelivered job has no second effect."""
+"""Handled job ids, so a redelivered job has no second effect.
+
+``LedgerJobs`` keeps them in the StateStore's JobLedger, shared by every worker (a job
+redelivered to another worker, or after a restart, is still recognised); ``RecentJobs`` is
+the in-memory fallback for tests.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,17 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Protocol
 
+from shared.state import GuildStates, JobClaim, JobLedger
+
 
 class HandledJobs(Protocol):
-    """Remembers job ids that were handled (async so a durable backend fits later)."""
+    """Remembers job ids that were handled, and who is handling one now."""
 
-    async def was_handled(self, job_id: str) -> bool:
-        """Whether this job id was handled recently."""
+    async def claim(self, job_id: str, *, guild_id: str | None = None) -> JobClaim:
+        """CLAIMED: handle it; IN_PROGRESS: someone else is, come back later; DONE: ack it."""
+
+    async def release(self, job_id: str) -> None:
+        """Give a claim back: the handling failed and will be retried."""
 
     async def mark_handled(self, job_id: str) -> None:
         """Remember this job id as handled."""
@@ -45,6 +55,13 @@ class RecentJobs:
                 break
             del self._seen[job_id]
 
+    async def claim(self, job_id: str, *, guild_id: str | None = None) -> JobClaim:
+        """DONE if handled within the TTL, else CLAIMED (one process: nobody else handles)."""
+        return JobClaim.DONE if await self.was_handled(job_id) else JobClaim.CLAIMED
+
+    async def release(self, job_id: str) -> None:
+        """Nothing to give back in memory."""
+
     async def was_handled(self, job_id: str) -> bool:
         """Whether this job id was handled within the TTL."""
         self._expire()
@@ -58,3 +75,46 @@ class RecentJobs:
 
     def __len__(self) -> int:
         return len(self._seen)
+
+
+class LedgerJobs:
+    """HandledJobs over the StateStore's JobLedger: claims expire, so a dead handler's job runs.
+
+    The claim lasts about as long as the job's SQS visibility timeout: when the message comes
+    back after its handler died, the claim is free again.
+    """
+
+    def __init__(
+        self,
+        ledger: JobLedger,
+        *,
+        owner: str,
+        states: GuildStates | None = None,
+        claim_ttl_s: float = 90.0,
+    ) -> None:
+        self._ledger = ledger
+        self._owner = owner
+        self._states = states
+        self._claim_ttl_s = claim_ttl_s
+
+    async def claim(self, job_id: str, *, guild_id: str | None = None) -> JobClaim:
+        """Claim the job for this worker; DONE too when the guild's state already holds it.
+
+        A handler that saved the job's effect but died before finish_job left an expired
+        claim: the guild state's applied job ids still recognise the job (docs/state.md).
+        """
+        claim = await self._ledger.claim_job(job_id, owner=self._owner, ttl_s=self._claim_ttl_s)
+        if claim is JobClaim.CLAIMED and guild_id is not None and self._states is not None:
+            state = await self._states.get_guild(guild_id)
+            if state is not None and state.applied(job_id):
+                await self._ledger.finish_job(job_id)
+                return JobClaim.DONE
+        return claim
+
+    async def release(self, job_id: str) -> None:
+        """Drop our claim so the retry can claim it."""
+        await self._ledger.release_job(job_id, owner=self._owner)
+
+    async def mark_handled(self, job_id: str) -> None:
+        """Record the job as done."""
+        await self._ledger.finish_job(job_id)

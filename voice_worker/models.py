@@ -6,6 +6,7 @@ from collections import deque
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from enum import StrEnum
+from uuid import uuid4
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -61,6 +62,8 @@ class QueuedTrack(BaseModel):
     requester_id: str
     requester_name: str = ""
     job_id: str
+    # Tells apart two entries of the same song (and a playlist's entries, which share a job).
+    entry_id: str = Field(default_factory=lambda: uuid4().hex)
 
     @property
     def label(self) -> str:

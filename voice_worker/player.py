@@ -1,9 +1,13 @@
 """Playing one track at a time into a voice connection, behind a small interface.
 
-Today: discord.py's VoiceClient and its player thread, fed by ``FFmpegOpusAudio`` (one ffmpeg
-process per playing guild). Opus sources are copied (``codec='copy'``); anything else is
-encoded by libopus at the configured bitrate, never discord.py's ``from_probe`` 512 kbps. The
-player thread reaches the event loop only through ``call_soon_threadsafe``.
+Packets go out through discord.py's VoiceClient (DAVE and transport encryption stay on its send
+path), paced by the worker's shared pacer (voice_worker/pacer.py) rather than a discord.py
+player thread per guild. Opus sources are demuxed in-process with PyAV (``DemuxedOpusAudio``: no
+ffmpeg process, about a tenth of the memory per stream, see bench/); when that is not possible,
+and for everything that needs encoding, ``FFmpegOpusAudio`` runs one ffmpeg per playing guild,
+copying Opus or encoding with libopus at the configured bitrate (never ``from_probe``'s
+512 kbps). The pacing and reader threads reach the event loop only through
+``call_soon_threadsafe`` / ``run_coroutine_threadsafe``.
 """
 
 from __future__ import annotations
@@ -17,7 +21,10 @@ from collections.abc import Callable
 from typing import Protocol
 
 import discord
+import structlog
 
+from voice_worker.pacer import PacedStream, Pacer
+from voice_worker.sources.demux import DemuxUnavailable, OpusDemuxer
 from voice_worker.sources.ffmpeg import (
     AudioOptions,
     build_ffmpeg_argv,
@@ -25,6 +32,10 @@ from voice_worker.sources.ffmpeg import (
     is_passthrough,
 )
 from voice_worker.sources.models import Track
+
+log = structlog.get_logger(__name__)
+
+OPUS_COMPLEXITY = 5
 
 TrackEnded = Callable[[int, Exception | None], None]
 FirstPacket = Callable[[int], None]
@@ -84,6 +95,10 @@ class TimedOpusAudio(discord.FFmpegOpusAudio):
     def __init__(
         self, source: str, *, on_first_packet: Callable[[], None], **kwargs: object
     ) -> None:
+        if kwargs.get("codec") == "libopus":
+            # discord.py 2.7 maps codec "libopus" to "copy" (only other values mean encode):
+            # without this, a non-Opus source would be copied into Ogg and ffmpeg would fail.
+            kwargs["codec"] = None
         super().__init__(source, **kwargs)  # type: ignore[arg-type]
         self._on_first_packet: Callable[[], None] | None = on_first_packet
 
@@ -105,6 +120,30 @@ class TimedOpusAudio(discord.FFmpegOpusAudio):
         return packet
 
 
+class DemuxedOpusAudio(discord.AudioSource):
+    """Opus packets demuxed in-process (PyAV), handed to discord.py's player thread as they are."""
+
+    def __init__(self, demuxer: OpusDemuxer, *, on_first_packet: Callable[[], None]) -> None:
+        self._demuxer = demuxer
+        self._on_first_packet: Callable[[], None] | None = on_first_packet
+
+    def read(self) -> bytes:
+        """Next Opus packet (player thread); b"" ends the track."""
+        packet = self._demuxer.read()
+        if packet and self._on_first_packet is not None:
+            callback, self._on_first_packet = self._on_first_packet, None
+            callback()
+        return packet
+
+    def is_opus(self) -> bool:
+        """Already Opus: discord.py sends it without encoding."""
+        return True
+
+    def cleanup(self) -> None:
+        """Close the input."""
+        self._demuxer.close()
+
+
 def opus_source_args(
     track: Track, options: AudioOptions, *, ffmpeg_path: str = "ffmpeg"
 ) -> dict[str, object]:
@@ -120,6 +159,10 @@ def opus_source_args(
     chain = filter_chain(options)
     if chain and not passthrough:
         after += ["-af", chain]
+    if not passthrough:
+        # libopus at complexity 5 instead of 10: ~35 % less encoding CPU (bench/README.md),
+        # no audible difference at streaming bitrates; encoding is what limits transcoding.
+        after += ["-compression_level", str(OPUS_COMPLEXITY)]
     return {
         "executable": argv[0],
         "codec": "copy" if passthrough else "libopus",
@@ -141,8 +184,15 @@ class VoiceClientPlayer:
         on_first_packet: FirstPacket,
         bitrate_kbps: int,
         ffmpeg_path: str = "ffmpeg",
+        demux_in_process: bool = True,
+        pacer: Pacer | None = None,
     ) -> None:
         self._voice = voice
+        self._demux_in_process = demux_in_process
+        # With a pacer, the worker's pacing threads send the packets; without, discord.py's
+        # player thread (one per guild) does.
+        self._pacer = pacer
+        self._stream: PacedStream | None = None
         self._loop = loop
         self._on_end = on_end
         self._on_first_packet = on_first_packet
@@ -156,7 +206,8 @@ class VoiceClientPlayer:
         return self._voice
 
     async def start(self, track: Track, *, start_at_s: float, generation: int) -> None:
-        """Spawn ffmpeg for the track and hand it to discord.py's player thread."""
+        """Open the track (in-process demux, else ffmpeg) and hand it to the pacer (or to
+        discord.py's player thread)."""
         options = AudioOptions(start_s=start_at_s, bitrate_kbps=self._bitrate_kbps)
         loop = self._loop
 
@@ -166,33 +217,82 @@ class VoiceClientPlayer:
         def after(error: Exception | None) -> None:  # player thread
             loop.call_soon_threadsafe(self._on_end, generation, error)
 
-        # Spawning ffmpeg is a fork/exec: keep it off the event loop.
-        source = await asyncio.to_thread(
-            functools.partial(
-                TimedOpusAudio,
-                track.stream_url,
-                on_first_packet=first_packet,
-                **opus_source_args(track, options, ffmpeg_path=self._ffmpeg_path),
+        source: discord.AudioSource | None = None
+        if self._demux_in_process and is_passthrough(track, options):
+            source = await self._demuxed(track, start_at_s, first_packet)
+        if source is None:
+            # Spawning ffmpeg is a fork/exec: keep it off the event loop.
+            source = await asyncio.to_thread(
+                functools.partial(
+                    TimedOpusAudio,
+                    track.stream_url,
+                    on_first_packet=first_packet,
+                    **opus_source_args(track, options, ffmpeg_path=self._ffmpeg_path),
+                )
             )
-        )
-        if self._voice.is_playing() or self._voice.is_paused():
-            self._voice.stop()
-        self._voice.play(source, after=after, signal_type="music")
+        if self._pacer is not None:
+            await self._start_paced(source, after)
+        else:
+            if self._voice.is_playing() or self._voice.is_paused():
+                self._voice.stop()
+            self._voice.play(source, after=after, signal_type="music")
         self._clock = _Clock(start_at_s)
 
+    async def _start_paced(
+        self, source: discord.AudioSource, after: Callable[[Exception | None], None]
+    ) -> None:
+        assert self._pacer is not None
+        if self._stream is not None:
+            self._stream.stop(replaced=True)
+            self._stream = None
+        voice = self._voice
+        if not voice.is_connected():
+            source.cleanup()
+            raise discord.ClientException("Not connected to voice.")
+        # "Speaking" before the first packet, as discord.py's player thread does.
+        try:
+            await voice.ws.speak(discord.SpeakingState.voice)
+        except (OSError, discord.ClientException, discord.ConnectionClosed):
+            source.cleanup()  # never leave an ffmpeg child behind
+            raise discord.ClientException("Not connected to voice.") from None
+        self._stream = PacedStream(voice, source, on_end=after)
+        self._pacer.add(self._stream)
+
+    async def _demuxed(
+        self, track: Track, start_at_s: float, first_packet: Callable[[], None]
+    ) -> DemuxedOpusAudio | None:
+        """The in-process Opus source, or None (logged) when ffmpeg must do it."""
+        try:
+            # Opening reads the stream's head over the network: off the event loop.
+            demuxer = await asyncio.to_thread(OpusDemuxer, track, start_s=start_at_s)
+        except DemuxUnavailable as exc:
+            log.info("player.demux_fallback", reason=str(exc), host=track.stream_host)
+            return None
+        return DemuxedOpusAudio(demuxer, on_first_packet=first_packet)
+
     def pause(self) -> None:
-        """Pause the player thread."""
-        self._voice.pause()
+        """Pause the player thread (or this guild's stream in the pacer)."""
+        if self._stream is not None:
+            self._stream.pause()
+        else:
+            self._voice.pause()
         self._clock.pause()
 
     def resume(self) -> None:
-        """Resume the player thread."""
-        self._voice.resume()
+        """Resume the player thread (or this guild's stream in the pacer)."""
+        if self._stream is not None:
+            self._stream.resume()
+        else:
+            self._voice.resume()
         self._clock.resume()
 
     def stop(self) -> None:
-        """Stop playing; discord.py calls ``after`` from its thread."""
-        self._voice.stop()
+        """Stop playing; ``after`` is called from the player (or pacer) thread."""
+        if self._stream is not None:
+            self._stream.stop()
+            self._stream = None
+        else:
+            self._voice.stop()
 
     @property
     def position_s(self) -> float:

@@ -12,12 +12,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from uuid import uuid4
 
 import discord
 import structlog
 
 from voice_worker.errors import FatalConfigError, UserFacingError, VoiceConnectFailed
 from voice_worker.models import GuildSnapshot, NowPlaying, QueuedTrack, SessionState, TrackQueue
+from voice_worker.pacer import Pacer
 from voice_worker.player import Player, VoiceClientPlayer
 from voice_worker.reporting import Reply, Reporter
 from voice_worker.session_store import SessionStore
@@ -26,7 +28,7 @@ from voice_worker.sources.models import Lookup, Track
 from voice_worker.state import StateMachine
 from voice_worker.tasks import BackgroundTasks, IdleTimer
 from voice_worker.tracks import TrackSource
-from voice_worker.voice import VocalChannel, connect, listeners
+from voice_worker.voice import VocalChannel, connect, drop_locally, listeners
 
 log = structlog.get_logger(__name__)
 
@@ -44,6 +46,8 @@ class SessionConfig:
     bitrate_kbps: int = 96
     max_queue_tracks: int = 100
     ffmpeg_path: str = "ffmpeg"
+    # The worker's one pacing thread for all guilds (None: discord.py's thread per guild).
+    pacer: Pacer | None = None
 
 
 @dataclass
@@ -128,8 +132,12 @@ class GuildSession:
         )
 
     # --- commands (each under the lock) ----------------------------------------------------
-    async def join(self, channel: VocalChannel) -> None:
-        """Be connected to ``channel``: connect, move there, or refuse if busy elsewhere."""
+    async def join(self, channel: VocalChannel, *, restoring: bool = False) -> None:
+        """Be connected to ``channel``: connect, move there, or refuse if busy elsewhere.
+
+        restoring: a takeover; the stored state is what is being resumed, so neither an
+        empty snapshot is saved over it nor is it forgotten when the connection fails.
+        """
         async with self._lock:
             voice = self._voice
             if voice is not None and voice.is_connected():
@@ -153,7 +161,9 @@ class GuildSession:
                 await self._close_locked("connect_refused", keep_snapshot=False)
                 raise
             except BaseException:
-                await self._close_locked("connect_failed", keep_snapshot=False)
+                await self._close_locked(
+                    "connect_failed", keep_snapshot=False, forget=not restoring
+                )
                 raise
             self._player = VoiceClientPlayer(
                 self._voice,
@@ -162,16 +172,21 @@ class GuildSession:
                 on_first_packet=self._on_first_packet,
                 bitrate_kbps=self._config.bitrate_kbps,
                 ffmpeg_path=self._config.ffmpeg_path,
+                pacer=self._config.pacer,
             )
             self._machine.state = SessionState.IDLE
             self._idle.arm()
-            await self._save()
+            if not restoring:
+                await self._save()
 
     async def play(
         self, item: QueuedTrack, lookup: Lookup, *, play_next: bool, since: float
     ) -> Reply:
         """Start the looked-up track now, or queue it (and a playlist's other entries)."""
-        more = [item.model_copy(update={"ref": ref.as_ref()}) for ref in lookup.entries[1:]]
+        more = [
+            item.model_copy(update={"ref": ref.as_ref(), "entry_id": uuid4().hex})
+            for ref in lookup.entries[1:]
+        ]
         async with self._lock:
             if self.state in ACTIVE:
                 position = self._queue.add(item, front=play_next)
@@ -233,6 +248,50 @@ class GuildSession:
         async with self._lock:
             await self._close_locked("shutdown", keep_snapshot=True)
 
+    async def restore(self, snapshot: GuildSnapshot, channel: VocalChannel) -> None:
+        """Take over a guild another worker played: rejoin, refill the queue, resume the track."""
+        await self.join(channel, restoring=True)
+        async with self._lock:
+            if self.state is not SessionState.IDLE:
+                return  # a job got here first and already plays something
+            self._queue.extend(snapshot.queue)
+            now = snapshot.now_playing
+            if now is not None:
+                try:
+                    await self._start(now.track, None, since=None, start_at_s=now.position_s)
+                except SourceError as exc:
+                    self._log.info("playback.resume_failed", reason=exc.reason)
+                    await self._play_from_queue(notify=False)
+                    return
+                self._log.info("playback.resumed", position_s=round(now.position_s, 3))
+                if now.paused and self._player is not None:
+                    self._player.pause()
+                    self._machine.state = SessionState.PAUSED
+                    self._check_listeners()
+                await self._save()
+            else:
+                await self._play_from_queue(notify=False)
+
+    async def abandon(self) -> None:
+        """The lease is lost: stop playing and drop the connection without leaving voice.
+
+        Leaving would send opcode 4 with no channel, which kicks the new owner out of the
+        channel it just joined; the voice state is already theirs. Nothing is saved: the
+        state is the new owner's to write.
+        """
+        async with self._lock:
+            if self.state in (SessionState.LEAVING, SessionState.CLOSED):
+                return
+            self._machine.state = SessionState.LEAVING
+            self._idle.disarm()
+            self._halt()
+            voice, self._voice = self._voice, None
+            if voice is not None:
+                await drop_locally(voice)
+            self._machine.state = SessionState.CLOSED
+            self._log.warning("session.abandoned", reason="lease_lost")
+            self._hooks.closed(self)
+
     async def leave_if_unused(self) -> None:
         """Leave again when a join turned out to be for nothing (e.g. the link was dead)."""
         async with self._lock:
@@ -240,7 +299,14 @@ class GuildSession:
                 await self._close_locked("unused", keep_snapshot=False)
 
     # --- playback ------------------------------------------------------------------------
-    async def _start(self, item: QueuedTrack, track: Track | None, *, since: float | None) -> None:
+    async def _start(
+        self,
+        item: QueuedTrack,
+        track: Track | None,
+        *,
+        since: float | None,
+        start_at_s: float = 0.0,
+    ) -> None:
         """Play ``item`` now (lock held); raises SourceError when it can't be resolved."""
         if self._player is None:
             raise VoiceConnectFailed("no voice connection")
@@ -248,8 +314,10 @@ class GuildSession:
         self._generation += 1
         if since is not None:
             self._ttfa_from[self._generation] = since
+        if track.duration_s is not None and start_at_s >= track.duration_s:
+            start_at_s = 0.0  # a position past the end: the saved track can't be trusted
         try:
-            await self._player.start(track, start_at_s=0.0, generation=self._generation)
+            await self._player.start(track, start_at_s=start_at_s, generation=self._generation)
         except discord.ClientException as exc:  # "Not connected to voice": worth a retry
             raise VoiceConnectFailed(str(exc)) from None
         self._current = _Current(item, track)
@@ -367,8 +435,8 @@ class GuildSession:
             self.text_channel_id, f"Left the voice channel after {minutes} min of inactivity."
         )
 
-    async def _close_locked(self, reason: str, *, keep_snapshot: bool) -> None:
-        """Leave voice and end the session (lock held)."""
+    async def _close_locked(self, reason: str, *, keep_snapshot: bool, forget: bool = True) -> None:
+        """Leave voice and end the session (lock held); forget=False leaves the store alone."""
         if self.state in (SessionState.LEAVING, SessionState.CLOSED):
             return
         if keep_snapshot:
@@ -385,7 +453,7 @@ class GuildSession:
                 await asyncio.wait_for(voice.disconnect(force=True), timeout=timeout_s)
             except (TimeoutError, discord.ClientException, OSError) as exc:
                 self._log.warning("session.disconnect_failed", error=type(exc).__name__)
-        if not keep_snapshot:
+        if not keep_snapshot and forget:
             await self._store.delete(self.guild_id)
         self._machine.state = SessionState.CLOSED
         self._log.info("session.closed", reason=reason)

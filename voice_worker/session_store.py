@@ -1,8 +1,7 @@
 """Where a session's snapshot goes after every change: the worker's seam to persistence.
 
-Only an in-memory implementation exists here; wiring the snapshot to the durable store
-(``shared.state``: DynamoDB / SQLite, leases, resume elsewhere) is an adapter behind these
-three methods, so the session never learns which backend it talks to.
+The in-memory implementation serves tests; ``durable_store.DurableSessionStore`` writes to the
+durable StateStore (DynamoDB / SQLite), so the session never learns which backend it talks to.
 """
 
 from __future__ import annotations
@@ -17,6 +16,9 @@ class SessionStore(Protocol):
 
     async def save(self, snapshot: GuildSnapshot) -> None:
         """Persist the snapshot, replacing the previous one for that guild."""
+
+    async def save_position(self, snapshot: GuildSnapshot) -> None:
+        """Record only the playback position of the snapshot's track (frequent, cheap)."""
 
     async def load(self, guild_id: str) -> GuildSnapshot | None:
         """The last saved snapshot of a guild, if any."""
@@ -33,6 +35,10 @@ class InMemorySessionStore:
 
     async def save(self, snapshot: GuildSnapshot) -> None:
         """Keep the snapshot."""
+        self._snapshots[snapshot.guild_id] = snapshot
+
+    async def save_position(self, snapshot: GuildSnapshot) -> None:
+        """Keep the snapshot (a position is just a newer snapshot here)."""
         self._snapshots[snapshot.guild_id] = snapshot
 
     async def load(self, guild_id: str) -> GuildSnapshot | None:

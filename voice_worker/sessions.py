@@ -29,7 +29,11 @@ class SessionManager:
         config: SessionConfig,
         on_fatal: Callable[[FatalConfigError], None],
         on_first_audio: Callable[[float], None],
+        on_count_changed: Callable[[int], None] | None = None,
     ) -> None:
+        # on_count_changed: the number of active sessions after every open and close (scale-in
+        # protection and metrics hook in here).
+        self._on_count_changed = on_count_changed
         self._sources = sources
         self._reporter = reporter
         self._store = store
@@ -62,6 +66,7 @@ class SessionManager:
             )
             self._sessions[session.guild_id] = session
             log.info("session.opened", guild_id=session.guild_id, active=self.active)
+            self._count_changed()
         else:
             session.text_channel_id = text_channel_id  # notices go where the last command came from
         return session
@@ -69,6 +74,11 @@ class SessionManager:
     def _closed(self, session: GuildSession) -> None:
         if self._sessions.get(session.guild_id) is session:
             del self._sessions[session.guild_id]
+            self._count_changed()
+
+    def _count_changed(self) -> None:
+        if self._on_count_changed is not None:
+            self._on_count_changed(self.active)
 
     def on_voice_change(self, guild_id: int, member_id: int, channel_id: int | None) -> None:
         """Route a voice state change to the guild's session."""

@@ -38,6 +38,11 @@ class CachedTracks:
 
     async def lookup(self, query: str) -> Lookup:
         """Resolve a query; the resolved first track is cached for when it plays."""
+        # A link played before (and still fresh) needs no second yt-dlp run: that is most of
+        # the time to first audio (bench/ttfa.py). Only links: a search must be run again.
+        cached = self._cache.peek(query.strip())
+        if cached is not None:
+            return Lookup(query=query, entries=(cached,))
         lookup = await self._resolver.lookup(query)
         if lookup.first_track is not None:
             self._cache.put(lookup.first_track)

@@ -7,6 +7,7 @@ import contextlib
 
 import discord
 from discord.channel import VocalGuildChannel
+from discord.voice_state import ConnectionFlowState
 
 from voice_worker.errors import (
     NotInVoice,
@@ -81,3 +82,21 @@ async def connect(channel: VocalChannel, *, timeout_s: float) -> discord.VoiceCl
         raise VoiceConnectFailed(f"voice websocket closed with {exc.code}") from None
     except TimeoutError:
         raise VoiceConnectFailed("voice handshake timed out") from None
+
+
+async def drop_locally(voice: discord.VoiceClient) -> None:
+    """Close our end of a voice connection without telling the gateway we left.
+
+    ``VoiceClient.disconnect`` sends opcode 4 with ``channel_id: null``; when another worker
+    owns the guild now, that would kick it out. discord.py has no public "forget" call, so this
+    uses its connection state's soft disconnect (which also stops its reconnect loop, whose
+    give-up path would send that opcode 4) and then the client's cleanup.
+    """
+    voice.stop()
+    state = getattr(voice, "_connection", None)
+    if state is not None:
+        # Best effort: the connection may be half dead already.
+        with contextlib.suppress(OSError, RuntimeError, discord.DiscordException):
+            await state.soft_disconnect(with_state=ConnectionFlowState.disconnected)
+            state._socket_reader.stop()  # see docstring
+    voice.cleanup()

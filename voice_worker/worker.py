@@ -10,7 +10,9 @@ voice left), closes the gateway and returns.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,21 +21,29 @@ import discord
 import structlog
 from discord.voice_state import has_dave
 
-from shared.queue import JobQueue
+from shared.queue import Inboxes, JobQueue, QueueUnavailable
 from shared.settings import Settings
+from shared.state import StateStore, StoreUnavailable
 from voice_worker.consumer import Consumer
+from voice_worker.durable_store import DurableSessionStore
 from voice_worker.endpoints import point_discord_py
 from voice_worker.errors import FatalConfigError
+from voice_worker.fleet_signals import FleetSignals
 from voice_worker.gateway_client import GatewayClient, RawInteractionSink
 from voice_worker.handlers import CommandHandlers
 from voice_worker.health import HealthServer
-from voice_worker.idempotency import HandledJobs, RecentJobs
+from voice_worker.idempotency import HandledJobs, LedgerJobs, RecentJobs
 from voice_worker.identify import BackoffIdentifyGate, IdentifyGate
+from voice_worker.keeper import InboxCollector, Keeper
 from voice_worker.metrics import WorkerCounters
+from voice_worker.ownership import Ownership
+from voice_worker.pacer import Pacer
 from voice_worker.reporting import DiscordReporter
+from voice_worker.routing import Router, Routing
 from voice_worker.session import SessionConfig
 from voice_worker.session_store import InMemorySessionStore, SessionStore
 from voice_worker.sessions import SessionManager
+from voice_worker.takeover import Resumer, Takeovers
 from voice_worker.tracks import TrackSource
 
 log = structlog.get_logger(__name__)
@@ -67,6 +77,7 @@ def session_config(settings: Settings) -> SessionConfig:
         voice_connect_timeout_s=settings.worker_voice_connect_timeout_s,
         bitrate_kbps=settings.worker_voice_bitrate_kbps,
         max_queue_tracks=settings.max_queue_length,
+        pacer=Pacer(),
     )
 
 
@@ -87,6 +98,8 @@ class Worker:
         sources: TrackSource,
         store: SessionStore | None = None,
         handled: HandledJobs | None = None,
+        state: StateStore | None = None,
+        inboxes: Inboxes | None = None,
         identify_gate: IdentifyGate | None = None,
         interactions: InteractionsFactory | None = None,
         health_port: int | None = None,
@@ -94,6 +107,22 @@ class Worker:
         self.settings = settings
         self.queue = queue
         self.sources = sources
+        # With a durable state store the worker owns guilds through leases, persists their
+        # state there and remembers jobs in its ledger; without one it runs alone, in memory.
+        self.state = state
+        self.inboxes = inboxes
+        self.worker_id = settings.worker_id or uuid.uuid4().hex[:12]
+        self.ownership: Ownership | None = None
+        if state is not None:
+            self.ownership = Ownership(
+                state,
+                worker_id=self.worker_id,
+                ttl_s=settings.lease_ttl_s,
+                capacity=settings.worker_max_guilds,
+                inbox_url=inboxes.inbox_url(self.worker_id) if inboxes is not None else "",
+            )
+            store = store or DurableSessionStore(state, self.ownership.lease_of)
+            handled = handled or LedgerJobs(state, owner=self.worker_id, states=state)
         self.store = store or InMemorySessionStore()
         self.handled = handled or RecentJobs()
         self.counters = WorkerCounters()
@@ -108,8 +137,12 @@ class Worker:
         self.client: GatewayClient | None = None
         self.sessions: SessionManager | None = None
         self.consumer: Consumer | None = None
+        self.router: Router | None = None
+        self.keeper: Keeper | None = None
+        self.takeovers: Takeovers | None = None
         self.health: HealthServer | None = None
         self.ready = asyncio.Event()
+        self._helpers: list[asyncio.Task[None]] = []
 
     def request_stop(self) -> None:
         """Begin a graceful shutdown (idempotent; safe from a signal handler)."""
@@ -137,12 +170,18 @@ class Worker:
                 "last_ttfa_ms": self.playback.last_ttfa_ms,
             },
             "uptime_s": round(time.monotonic() - self._started, 1),
+            "worker_id": self.worker_id,
+            "owned_guilds": len(self.ownership.owned) if self.ownership else 0,
         }
         if self.fatal is not None:
             body["fatal"] = {"reason": self.fatal.reason, "hint": self.fatal.hint}
         # Waiting for the gateway (identify backoff included) is alive, not sick: a restart
         # would only spend another identify.
         return self._status in ("starting", "ready"), body
+
+    def _on_sessions_changed(self, active: int) -> None:
+        """The number of active guild sessions changed (publish it from here)."""
+        log.debug("sessions.count", active=active)
 
     def _on_voice_change(self, guild_id: int, member_id: int, channel_id: int | None) -> None:
         if self.sessions is not None:
@@ -165,15 +204,45 @@ class Worker:
             config=session_config(self.settings),
             on_fatal=self._on_fatal,
             on_first_audio=self.playback.record_ttfa,
+            on_count_changed=self._on_sessions_changed,
         )
         handlers = CommandHandlers(client, self.sessions, self.sources)
+        jobs, routing = self.queue, None
+        if self.ownership is not None:
+            self.takeovers = Takeovers(Resumer(client, self.sessions, self.store))
+            routing = Routing(
+                self.ownership,
+                inboxes=self.inboxes,
+                claimed=self.takeovers.start,
+                ready=self.takeovers.wait,
+            )
+            collector = None
+            if self.inboxes is not None and self.state is not None:
+                # Cloud: the shared queue is routed; this worker handles its own inbox.
+                wait_s = self.settings.worker_receive_wait_s
+                self.router = Router(self.queue, routing, receive_wait_s=wait_s)
+                jobs = self.inboxes.at(self.ownership.inbox_url)
+                collector = InboxCollector(
+                    self.inboxes, self.state, routing, self.ownership.inbox_url
+                )
+            self.keeper = Keeper(
+                self.ownership,
+                self.sessions,
+                self.store,
+                self.takeovers,
+                heartbeat_interval_s=self.settings.heartbeat_interval_s,
+                position_interval_s=self.settings.position_save_interval_s,
+                collector=collector,
+            )
         self.consumer = Consumer(
-            self.queue,
+            jobs,
             handlers,
             reporter,
             self.handled,
             self.counters,
             max_attempts=self.settings.worker_max_attempts,
+            receive_wait_s=self.settings.worker_receive_wait_s,
+            admit=routing.admit if routing is not None else None,
         )
         return client
 
@@ -206,12 +275,24 @@ class Worker:
         # Overlaps the gateway login, so the first /play doesn't pay for it.
         warm_up = asyncio.create_task(self.sources.warm_up(), name="warm-up")
         warm_up.add_done_callback(_log_warm_up_failure)
+        # Scale-in protection and fleet metrics follow the session count (fleet_signals.py);
+        # stopped after the hand-over, so a song is protected until it has moved.
+        signals = FleetSignals.from_settings(
+            self.settings,
+            counters=self.counters.as_dict,
+            sessions=lambda: self.sessions.active if self.sessions is not None else 0,
+            worker_id=self.worker_id,
+        )
+        signals.start()
         exit_code = EXIT_OK
         try:
             exit_code = await self._serve(client, gateway, warm_up)
         finally:
             warm_up.cancel()
-            await self._shutdown(client, gateway)
+            try:
+                await self._shutdown(client, gateway)
+            finally:
+                await signals.stop()
         if self.fatal is not None:
             return EXIT_CONFIG
         return exit_code
@@ -225,10 +306,12 @@ class Worker:
         try:
             await asyncio.wait({gateway, stop, ready}, return_when=asyncio.FIRST_COMPLETED)
             if ready.done() and not self._stop.is_set() and not gateway.done():
+                await self._join_fleet()
                 self._status = "ready"
                 self.ready.set()
-                log.info("worker.ready")
+                log.info("worker.ready", worker_id=self.worker_id)
                 consuming = asyncio.create_task(self.consumer.run(), name="consumer")
+                self._start_helpers()
                 await asyncio.wait({gateway, stop, consuming}, return_when=asyncio.FIRST_COMPLETED)
                 self.consumer.stop()
                 await asyncio.wait({consuming})
@@ -242,11 +325,46 @@ class Worker:
             return self._gateway_outcome(gateway)
         return EXIT_OK
 
+    async def _join_fleet(self) -> None:
+        """Heartbeat first, then the inbox: a dead-inbox sweep never sees ours unvouched."""
+        if self.ownership is None:
+            return
+        await self.ownership.heartbeat(active_sessions=0)
+        if self.inboxes is not None:
+            await self.inboxes.create_inbox(self.worker_id)
+
+    def _start_helpers(self) -> None:
+        for name, runner in (("router", self.router), ("keeper", self.keeper)):
+            if runner is not None:
+                task = asyncio.create_task(runner.run(), name=name)
+                task.add_done_callback(self._helper_done)
+                self._helpers.append(task)
+
+    def _helper_done(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("worker.helper_failed", helper=task.get_name(), exc_info=task.exception())
+            self.request_stop()  # a worker that can't route or renew must not keep playing
+
     async def _ready(self, client: GatewayClient, warm_up: asyncio.Task[None]) -> None:
         await client.ready_event.wait()
         # Jobs wait for the warm-up too: the first lookup would otherwise pay for it, and
         # may run into its resolve timeout.
         await asyncio.wait({warm_up}, timeout=30.0)
+
+    async def _leave_fleet(self) -> None:
+        """Hand our guilds over now (their state is saved) and drop an empty inbox.
+
+        An inbox with messages left stays: the next worker's sweep routes them on.
+        """
+        if self.ownership is None:
+            return
+        await self.ownership.stop(handover=True)
+        if self.inboxes is not None and self.ownership.inbox_url:
+            url = self.ownership.inbox_url
+            with contextlib.suppress(QueueUnavailable, StoreUnavailable):
+                if await self.inboxes.inbox_empty(url):
+                    await self.inboxes.delete_inbox(url)
+                    log.info("inbox.deleted", inbox=url.rsplit("/", 1)[-1])
 
     def _gateway_outcome(self, gateway: asyncio.Task[None]) -> int:
         error = gateway.exception() if not gateway.cancelled() else None
@@ -261,11 +379,21 @@ class Worker:
     async def _shutdown(self, client: GatewayClient, gateway: asyncio.Task[None]) -> None:
         self._status = "stopping" if self.fatal is None else "fatal"
         grace = self.settings.worker_shutdown_grace_s
+        if self.router is not None:
+            self.router.stop()
+        if self.keeper is not None:
+            self.keeper.stop_taking()  # leases are still renewed while sessions wind down
         if self.consumer is not None:
             self.consumer.stop()
             await self.consumer.drain(grace)
+        if self.takeovers is not None:
+            await self.takeovers.aclose()
         if self.sessions is not None:
             await self.sessions.shutdown(timeout_s=10.0)
+        if self.keeper is not None:
+            self.keeper.stop()
+        await asyncio.gather(*self._helpers, return_exceptions=True)
+        await self._leave_fleet()
         await client.close()
         if not gateway.done():
             gateway.cancel()

@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 from shared.jobs import ControlJob, PlayJob
 
 if TYPE_CHECKING:
-    from interactions.commands.status import PlayerStatusReader
     from interactions.context import Interaction
+    from interactions.store_access import FrontDoorStore
+    from interactions.wake import WorkerWaker
 
 
 class JobSender(Protocol):
@@ -39,7 +40,12 @@ class Services:
     enqueue_timeout_s: float
     max_query_length: int
     allow_private_sources: bool = False
-    status: PlayerStatusReader | None = None
+    # The state store (queue, history, playlists, settings, DJ role); None: not configured.
+    store: FrontDoorStore | None = None
+    # Wakes the worker service from zero after a /play; None: waking is off.
+    waker: WorkerWaker | None = None
+    wake_timeout_s: float = 1.0
+    max_queue_length: int = 500
 
 
 Handler = Callable[["Services", "Interaction"], Awaitable[Reply]]

@@ -6,7 +6,7 @@ from typing import Any
 
 from interactions import responses
 from interactions.commands.base import Reply, Services
-from interactions.commands.definitions import COMMANDS, usage
+from interactions.commands.definitions import registered_commands, usage
 from interactions.context import Interaction
 
 # Discord blurple; purely cosmetic.
@@ -20,8 +20,8 @@ def help_embed() -> dict[str, Any]:
         "description": "Join a voice channel first; the bot joins yours when you /play.",
         "color": _COLOUR,
         "fields": [
-            {"name": usage(command), "value": command["description"], "inline": False}
-            for command in COMMANDS
+            {"name": usage(spec.payload), "value": spec.payload["description"], "inline": False}
+            for spec in registered_commands()
         ],
     }
 

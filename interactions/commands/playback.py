@@ -8,6 +8,7 @@ a spinner that never ends.
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Literal
 
 import structlog
@@ -25,6 +26,14 @@ ControlKind = Literal["skip", "stop", "pause", "resume", "leave"]
 CONTROL_KINDS: frozenset[str] = frozenset({"skip", "stop", "pause", "resume", "leave"})
 COMPONENT_PREFIX = "player:"
 QUEUE_DOWN = "Couldn't reach the music player, please try again."
+UNKNOWN_BUTTON = "That button doesn't do anything any more."
+PLAYER_STARTING = (
+    "Starting a music player for this server: the music begins in about a minute. "
+    "Your request is queued."
+)
+# Discord's answer deadline is 3 s after it sent the interaction; waking must end before this
+# (counted from when the command began here) or be skipped.
+_ANSWER_BY_S = 2.6
 
 
 async def _enqueue(services: Services, job: PlayJob | ControlJob, deferred: Reply) -> Reply:
@@ -52,7 +61,8 @@ def _control_job(interaction: Interaction, kind: ControlKind) -> ControlJob:
 
 
 async def play(services: Services, interaction: Interaction) -> Reply:
-    """/play: validate the query, enqueue a PlayJob, defer the answer to the worker."""
+    """/play: validate the query, enqueue a PlayJob, wake a worker if none runs, then defer."""
+    started = time.monotonic()
     try:
         query = validate_query(
             interaction.options.get("query"),
@@ -72,7 +82,19 @@ async def play(services: Services, interaction: Interaction) -> Reply:
         query=query.text,
         play_next=interaction.options.get("next") is True,
     )
-    return await _enqueue(services, job, Reply(responses.deferred_message(), "enqueued"))
+    reply = await _enqueue(services, job, Reply(responses.deferred_message(), "enqueued"))
+    if services.waker is None or reply.outcome != "enqueued":
+        return reply
+    budget_s = min(services.wake_timeout_s, _ANSWER_BY_S - (time.monotonic() - started))
+    if budget_s <= 0:
+        log.warning("workers.wake_skipped", reason="no_time_left", **job.log_fields())
+        return reply
+    outcome = await services.waker.after_enqueue(guild_id=job.guild_id, timeout_s=budget_s)
+    if outcome.player_starting:
+        # A public message instead of "thinking…": the worker edits it (@original) as it
+        # would have edited the deferred one, once it has started.
+        return Reply(responses.message(PLAYER_STARTING), "enqueued_waking")
+    return reply
 
 
 async def control(services: Services, interaction: Interaction) -> Reply:
@@ -89,7 +111,7 @@ async def component(services: Services, interaction: Interaction) -> Reply:
     custom_id = interaction.custom_id or ""
     kind = custom_id.removeprefix(COMPONENT_PREFIX)
     if not custom_id.startswith(COMPONENT_PREFIX) or kind not in CONTROL_KINDS:
-        return Reply(responses.ephemeral("That button doesn't do anything any more."), "unknown")
+        return Reply(responses.ephemeral(UNKNOWN_BUTTON), "unknown")
     job = _control_job(interaction, kind)  # type: ignore[arg-type]
     # Type 6: the button's message stays as it is until the worker edits it.
     return await _enqueue(services, job, Reply(responses.deferred_update(), "enqueued"))

@@ -1,82 +1,171 @@
-"""/queue and /nowplaying: answered immediately from the state store, when there is one.
+"""/queue and /nowplaying: answered at once from the state store, with buttons.
 
-The store is injected (`Services.status`); until it exists, or when it cannot be read, the
-user gets a clear ephemeral message rather than a deferred answer nobody will complete.
+/queue pages through the queue, ten tracks a page; its Previous/Next buttons carry the page
+in their custom_id (`queue:<page>`) and are answered by replacing the message (type 7), read
+afresh from the store. /nowplaying shows the track on air with its position extrapolated from
+the last saved one, and player buttons (routed like the commands they stand for).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from interactions import responses
+from interactions.commands import display
 from interactions.commands.base import Reply, Services
 from interactions.context import Interaction
+from interactions.options import format_duration, parse_int
+from interactions.store_access import StoreDown
+from interactions.validation import InvalidOption
+
+if TYPE_CHECKING:
+    from shared.state import GuildState, NowPlaying
 
 log = structlog.get_logger(__name__)
 
 NOT_AVAILABLE = "I can't show that yet: use the player's messages in this channel for now."
 UNREADABLE = "I can't see the player's state right now, please try again in a moment."
-_SHOWN_UPCOMING = 10
+EMPTY = "The queue is empty. Add something with /play."
+NOTHING_PLAYING = "Nothing is playing."
+QUEUE_PAGE_PREFIX = "queue:"
 
 
-@dataclass(frozen=True)
-class GuildStatus:
-    """What the worker last persisted for a guild."""
-
-    now_playing: str | None = None
-    paused: bool = False
-    upcoming: tuple[str, ...] = ()
-
-
-class PlayerStatusReader(Protocol):
-    """The read side of the state store that the front door needs."""
-
-    async def guild_status(self, guild_id: str) -> GuildStatus | None:
-        """The guild's player state, or None when nothing was ever played there."""
-
-
-class StatusUnavailable(RuntimeError):
-    """The store could not be read now."""
-
-
-async def _read(services: Services, interaction: Interaction) -> GuildStatus | Reply:
-    if services.status is None:
-        return Reply(responses.ephemeral(NOT_AVAILABLE), "degraded")
-    assert interaction.guild_id is not None
+async def read_state(services: Services, guild_id: str) -> GuildState | Reply | None:
+    """The guild's state, or the Reply to give when the store is absent or unreadable."""
+    assert services.store is not None
     try:
-        status = await services.status.guild_status(interaction.guild_id)
-    except StatusUnavailable:
-        log.warning("interaction.status_unavailable", guild_id=interaction.guild_id)
+        return await services.store.guild(guild_id)
+    except StoreDown:
         return Reply(responses.ephemeral(UNREADABLE), "degraded")
-    return status or GuildStatus()
+
+
+# -- /queue ------------------------------------------------------------------------------------
+
+
+Embed = dict[str, Any]
+Rows = list[dict[str, Any]]
+
+
+def queue_view(state: GuildState | None, page: int, now: datetime) -> tuple[Embed, Rows]:
+    """The /queue embed for one page, and its Previous/Next row."""
+    queue = state.queue if state is not None else ()
+    playing = state.now_playing if state is not None else None
+    page = display.clamp_page(page, len(queue))
+    pages = display.page_count(len(queue))
+    lines: list[str] = []
+    if playing is not None:
+        position = format_duration(playing.position_at(now))
+        paused = " (paused)" if playing.paused else ""
+        lines.append(
+            f"**Now:** {display.track_link(playing.track)} "
+            f"`{position} / {display.track_length(playing.track)}`{paused}"
+        )
+        lines.append("")
+    first = (page - 1) * display.PAGE_SIZE
+    for number, track in enumerate(queue[first : first + display.PAGE_SIZE], first + 1):
+        lines.append(
+            f"`{number}.` {display.track_link(track)} `{display.track_length(track)}` "
+            f"· <@{track.requester_id}>"
+        )
+    if not queue:
+        lines.append("Nothing queued after this one." if playing else EMPTY)
+    embed = {
+        "title": "Queue" if pages == 1 else f"Queue · page {page}/{pages}",
+        "description": responses.truncate("\n".join(lines), 4096),
+        "color": display.COLOUR,
+        "footer": {
+            "text": f"{len(queue)} track{'s' if len(queue) != 1 else ''} queued · "
+            f"total {display.total_length(queue)}"
+        },
+    }
+    row = responses.action_row(
+        responses.button(f"{QUEUE_PAGE_PREFIX}{page - 1}", "◀ Previous", disabled=page <= 1),
+        responses.button(f"{QUEUE_PAGE_PREFIX}{page + 1}", "Next ▶", disabled=page >= pages),
+    )
+    return embed, [row]
 
 
 async def show_queue(services: Services, interaction: Interaction) -> Reply:
-    """/queue: the current track and the next few."""
-    status = await _read(services, interaction)
-    if isinstance(status, Reply):
-        return status
-    if status.now_playing is None and not status.upcoming:
-        return Reply(responses.ephemeral("The queue is empty."), "answered")
-    lines = [f"Now: {status.now_playing}"] if status.now_playing else []
-    lines += [f"{n}. {title}" for n, title in enumerate(status.upcoming[:_SHOWN_UPCOMING], 1)]
-    if len(status.upcoming) > _SHOWN_UPCOMING:
-        lines.append(f"…and {len(status.upcoming) - _SHOWN_UPCOMING} more")
-    return Reply(responses.ephemeral("\n".join(lines)), "answered")
+    """/queue [page]: one page of the queue, with Previous/Next buttons."""
+    if services.store is None:
+        return Reply(responses.ephemeral(NOT_AVAILABLE), "degraded")
+    raw_page = interaction.options.get("page", 1)
+    try:
+        page = parse_int(raw_page, name="Page", low=1, high=200)
+    except InvalidOption as exc:
+        return Reply(responses.ephemeral(str(exc)), "invalid_option")
+    assert interaction.guild_id is not None
+    state = await read_state(services, interaction.guild_id)
+    if isinstance(state, Reply):
+        return state
+    if state is None or (state.now_playing is None and not state.queue):
+        return Reply(responses.ephemeral(EMPTY), "answered")
+    embed, components = queue_view(state, page, datetime.now(UTC))
+    return Reply(responses.ephemeral_embed(embed, components), "answered")
+
+
+async def queue_page(services: Services, interaction: Interaction) -> Reply:
+    """A Previous/Next press: the same message, now showing the asked-for page."""
+    if services.store is None:
+        return Reply(responses.ephemeral(NOT_AVAILABLE), "degraded")
+    raw = (interaction.custom_id or "").removeprefix(QUEUE_PAGE_PREFIX)
+    page = int(raw) if raw.isdigit() and len(raw) < 6 else 1
+    assert interaction.guild_id is not None
+    state = await read_state(services, interaction.guild_id)
+    if isinstance(state, Reply):
+        return state
+    embed, components = queue_view(state, page, datetime.now(UTC))
+    return Reply(responses.update_message(embed, components), "answered")
+
+
+# -- /nowplaying -------------------------------------------------------------------------------
+
+
+def now_playing_view(playing: NowPlaying, upcoming: int, now: datetime) -> tuple[Embed, Rows]:
+    """The /nowplaying embed and its player buttons."""
+    track = playing.track
+    state = "⏸ Paused · " if playing.paused else ""
+    embed: dict[str, Any] = {
+        "title": responses.truncate(display.track_title(track), 256),
+        "description": state + display.progress_bar(playing.position_at(now), track.duration_s),
+        "color": display.COLOUR,
+        "fields": [
+            {"name": "Requested by", "value": f"<@{track.requester_id}>", "inline": True},
+            {"name": "Up next", "value": f"{upcoming} in the queue", "inline": True},
+        ],
+    }
+    if url := display.web_url(track.webpage_url):
+        embed["url"] = url
+    if thumbnail := display.web_url(track.thumbnail):
+        embed["thumbnail"] = {"url": thumbnail}
+    toggle = (
+        responses.button("player:resume", "Resume", style=1)
+        if playing.paused
+        else responses.button("player:pause", "Pause", style=1)
+    )
+    row = responses.action_row(
+        toggle,
+        responses.button("player:skip", "Skip"),
+        responses.button("player:stop", "Stop", style=4),
+    )
+    return embed, [row]
 
 
 async def show_now_playing(services: Services, interaction: Interaction) -> Reply:
-    """/nowplaying: the current track, if any."""
-    status = await _read(services, interaction)
-    if isinstance(status, Reply):
-        return status
-    if status.now_playing is None:
-        return Reply(responses.ephemeral("Nothing is playing."), "answered")
-    state = " (paused)" if status.paused else ""
-    return Reply(responses.ephemeral(f"Now playing: {status.now_playing}{state}"), "answered")
+    """/nowplaying: the track on air, where it is, and buttons to control it."""
+    if services.store is None:
+        return Reply(responses.ephemeral(NOT_AVAILABLE), "degraded")
+    assert interaction.guild_id is not None
+    state = await read_state(services, interaction.guild_id)
+    if isinstance(state, Reply):
+        return state
+    if state is None or state.now_playing is None:
+        return Reply(responses.ephemeral(NOTHING_PLAYING), "answered")
+    embed, components = now_playing_view(state.now_playing, len(state.queue), datetime.now(UTC))
+    return Reply(responses.ephemeral_embed(embed, components), "answered")
 
 
 COMMANDS_HANDLED = {"queue": show_queue, "nowplaying": show_now_playing}

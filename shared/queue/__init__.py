@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from shared.queue.base import Delivery, JobQueue, QueueUnavailable
+from shared.queue.base import Delivery, Inboxes, JobQueue, QueueUnavailable
 from shared.queue.memory import InMemoryJobQueue
 
 if TYPE_CHECKING:
     from shared.queue.sqs import SqsJobQueue
 
-__all__ = ["Delivery", "InMemoryJobQueue", "JobQueue", "QueueUnavailable", "SqsJobQueue"]
+__all__ = ["Delivery", "InMemoryJobQueue", "Inboxes", "JobQueue", "QueueUnavailable", "SqsJobQueue"]
 
 
 def __getattr__(name: str) -> object:

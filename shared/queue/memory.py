@@ -69,7 +69,7 @@ class InMemoryJobQueue:
         """Messages waiting or in flight."""
         return sum(len(group) for group in self._groups.values())
 
-    def _take_ready(self, max_messages: int) -> list[Delivery]:
+    def _take_ready(self, max_messages: int, visibility_s: float | None = None) -> list[Delivery]:
         now = self._clock()
         ready: list[Delivery] = []
         for group_id, group in list(self._groups.items()):
@@ -85,7 +85,9 @@ class InMemoryJobQueue:
                     del self._groups[group_id]
                 continue
             head.receive_count += 1
-            head.visible_at = now + self._visibility_timeout_s
+            head.visible_at = now + (
+                self._visibility_timeout_s if visibility_s is None else visibility_s
+            )
             head.receipt = f"{head.message_id}:{head.receive_count}"
             ready.append(
                 Delivery.decode(
@@ -98,12 +100,14 @@ class InMemoryJobQueue:
             )
         return ready
 
-    async def receive(self, *, max_messages: int = 10, wait_s: float = 20.0) -> list[Delivery]:
+    async def receive(
+        self, *, max_messages: int = 10, wait_s: float = 20.0, visibility_s: float | None = None
+    ) -> list[Delivery]:
         """Wait up to wait_s for visible jobs at the head of their guild's line."""
         deadline = self._clock() + wait_s
         while True:
             self._changed.clear()
-            ready = self._take_ready(max_messages)
+            ready = self._take_ready(max_messages, visibility_s)
             remaining = deadline - self._clock()
             if ready or remaining <= 0:
                 return ready

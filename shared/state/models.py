@@ -52,6 +52,9 @@ class QueuedTrack(_Frozen):
     duration_s: float | None = Field(default=None, ge=0)
     thumbnail: Url = ""
     requester_id: Snowflake
+    requester_name: str = Field(default="", max_length=100)
+    uploader: str = Field(default="", max_length=512)
+    is_live: bool = False
     added_at: datetime = Field(default_factory=_utcnow)
     source_job_id: str = Field(default="", max_length=40)
 
@@ -200,6 +203,8 @@ class WorkerHeartbeat(_Frozen):
     started_at: datetime
     expires_at: datetime
     revision: str = Field(default="", max_length=64)
+    # The worker's own FIFO queue: jobs of guilds it owns are forwarded there (routing).
+    inbox_url: str = Field(default="", max_length=2048)
 
     def alive_at(self, now: datetime) -> bool:
         """Whether the heartbeat still vouches for the worker at that instant."""

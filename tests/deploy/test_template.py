@@ -6,6 +6,7 @@ these; without the rendered file they are skipped (the rendering needs node and 
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import re
@@ -15,7 +16,10 @@ from typing import Any
 
 import pytest
 
+from shared.queue.sqs import inbox_name
+from shared.settings import Settings
 from shared.state import table_definition
+from voice_worker.fleet_signals import ACTIVE_SESSIONS, COUNTER_METRICS, NO_DIMENSIONS
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = Path(
@@ -37,7 +41,11 @@ pytestmark = [
 WILDCARD_EXCEPTIONS: dict[str, str] = {
     "ecr:GetAuthorizationToken": "aws:RequestedRegion",
     "cloudwatch:PutMetricData": "cloudwatch:namespace",
+    "sqs:ListQueues": "aws:RequestedRegion",
 }
+# What `osls package --stage ci` names things (serverless.yml: service musicbot, stage ci).
+STAGE = "ci"
+JOBS_QUEUE_NAME = f"musicbot-{STAGE}-jobs.fifo"
 
 Template = dict[str, Any]
 
@@ -302,3 +310,189 @@ def test_bot_token_is_never_a_plain_environment_variable(template: Template) -> 
     token_shape = re.compile(r"[A-Za-z0-9_-]{23,28}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,}")
     assert not [s for s in all_strings(template) if token_shape.search(s)]
     assert not [p for p in template.get("Parameters", {}) if "token" in p.lower()]
+
+
+def statements_with_sid(template: Template, sid: str) -> list[dict[str, Any]]:
+    return [s for _, s in policy_statements(template) if s.get("Sid") == sid]
+
+
+def sub_text(value: Any) -> str:
+    """The text of a string or a `Fn::Sub` with AWS pseudo parameters made concrete."""
+    text = value["Fn::Sub"] if isinstance(value, dict) else value
+    assert isinstance(text, str)
+    return (
+        text.replace("${AWS::Partition}", "aws")
+        .replace("${AWS::Region}", "us-east-1")
+        .replace("${AWS::AccountId}", "111122223333")
+    )
+
+
+def worker_environment(template: Template) -> dict[str, Any]:
+    (task,) = resources(template, "AWS::ECS::TaskDefinition").values()
+    (container,) = task["Properties"]["ContainerDefinitions"]
+    return {env["Name"]: env["Value"] for env in container["Environment"]}
+
+
+# --- routing between workers ---------------------------------------------------------
+
+
+def test_worker_may_manage_only_this_stack_s_inboxes(template: Template) -> None:
+    (statement,) = statements_with_sid(template, "WorkerInboxes")
+    assert sorted(as_list(statement["Action"])) == sorted(
+        [
+            "sqs:CreateQueue",
+            "sqs:DeleteQueue",
+            "sqs:GetQueueUrl",
+            "sqs:GetQueueAttributes",
+            "sqs:SendMessage",
+            "sqs:ReceiveMessage",
+            "sqs:DeleteMessage",
+            "sqs:ChangeMessageVisibility",
+        ]
+    )
+    (resource,) = as_list(statement["Resource"])
+    pattern = sub_text(resource)
+    arn = "arn:aws:sqs:us-east-1:111122223333:"
+    assert pattern == f"{arn}musicbot-{STAGE}-jobs-inbox-*"
+    # The names the code gives inboxes fall under it; the shared queues do not.
+    jobs_url = f"https://sqs.us-east-1.amazonaws.com/111122223333/{JOBS_QUEUE_NAME}"
+    for worker_id in ("w1", "ip-10-0-1-23.ec2.internal", "9f" * 20):
+        assert fnmatch.fnmatchcase(arn + inbox_name(jobs_url, worker_id), pattern), worker_id
+    for shared in (JOBS_QUEUE_NAME, f"musicbot-{STAGE}-jobs-dlq.fifo"):
+        assert not fnmatch.fnmatchcase(arn + shared, pattern)
+
+
+def test_worker_can_list_inboxes_only_in_its_region(template: Template) -> None:
+    (statement,) = statements_with_sid(template, "FindDeadInboxes")
+    assert (statement["Action"], statement["Resource"]) == ("sqs:ListQueues", "*")
+    assert statement["Condition"] == {
+        "StringEquals": {"aws:RequestedRegion": {"Ref": "AWS::Region"}}
+    }
+
+
+def test_worker_consumes_the_jobs_queue_with_visibility_changes(template: Template) -> None:
+    (statement,) = statements_with_sid(template, "ConsumeJobs")
+    assert statement["Resource"] == {"Fn::GetAtt": ["JobsQueue", "Arn"]}
+    assert {
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:ChangeMessageVisibility",
+        "sqs:GetQueueAttributes",
+    } <= set(as_list(statement["Action"]))
+
+
+# --- what the Lambda may read and write ----------------------------------------------
+
+
+def test_lambda_reads_the_state_table(template: Template) -> None:
+    role = props(template, "InteractionsRole")
+    (statement,) = [
+        s for s in role["Policies"][0]["PolicyDocument"]["Statement"] if s.get("Sid") == "ReadState"
+    ]
+    assert {"dynamodb:GetItem", "dynamodb:Query"} <= set(as_list(statement["Action"]))
+    assert statement["Resource"] == {"Fn::GetAtt": ["StateTable", "Arn"]}
+
+
+def test_lambda_writes_only_guild_partitions(template: Template) -> None:
+    (statement,) = statements_with_sid(template, "WriteGuildSettingsAndPlaylists")
+    assert sorted(as_list(statement["Action"])) == ["dynamodb:DeleteItem", "dynamodb:PutItem"]
+    assert statement["Condition"] == {
+        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["GUILD#*"]}
+    }
+    # No other statement of the Lambda's role writes to DynamoDB.
+    role = props(template, "InteractionsRole")
+    writers = [
+        s.get("Sid")
+        for s in role["Policies"][0]["PolicyDocument"]["Statement"]
+        if any(
+            a.startswith("dynamodb:") and not a.endswith(("GetItem", "Query"))
+            for a in as_list(s["Action"])
+        )
+    ]
+    assert writers == ["WriteGuildSettingsAndPlaylists"]
+
+
+# --- settings each side gets ---------------------------------------------------------
+
+
+def test_every_environment_variable_is_a_setting(template: Template) -> None:
+    # A typo in a variable name would be silently ignored by pydantic-settings.
+    fields = set(Settings.model_fields)
+    lambda_env = props(template, "InteractionsLambdaFunction")["Environment"]["Variables"]
+    unknown = {name for name in lambda_env if name.lower() not in fields}
+    assert not unknown
+    # XDG_CACHE_HOME is for yt-dlp, not for our settings.
+    unknown = {n for n in worker_environment(template) if n.lower() not in fields}
+    assert unknown == {"XDG_CACHE_HOME"}
+
+
+def test_each_side_gets_the_settings_it_needs(template: Template) -> None:
+    lambda_env = props(template, "InteractionsLambdaFunction")["Environment"]["Variables"]
+    assert {
+        "JOBS_QUEUE_URL",
+        "STATE_TABLE",
+        "WORKER_CLUSTER",
+        "WORKER_SERVICE",
+        "DISCORD_BOT_TOKEN_PARAMETER",
+    } <= set(lambda_env)
+    worker_env = worker_environment(template)
+    assert worker_env["METRICS_NAMESPACE"] == f"MusicBot/{STAGE}"
+    assert int(worker_env["WORKER_MAX_GUILDS"]) >= 1
+    assert {"JOBS_QUEUE_URL", "JOBS_DEAD_LETTER_QUEUE_URL", "STATE_TABLE"} <= set(worker_env)
+
+
+# --- the metric contract between the workers and the alarms --------------------------
+
+
+def test_scale_in_alarm_reads_the_metric_the_workers_emit(template: Template) -> None:
+    idle = props(template, "WorkersIdleAlarm")
+    (sessions,) = [
+        m["MetricStat"]["Metric"]
+        for m in idle["Metrics"]
+        if m.get("MetricStat", {}).get("Metric", {}).get("MetricName") == ACTIVE_SESSIONS
+    ]
+    # Same namespace as the workers' METRICS_NAMESPACE; no dimensions, as fleet_signals emits.
+    assert sessions["Namespace"] == worker_environment(template)["METRICS_NAMESPACE"]
+    assert NO_DIMENSIONS == [[]]
+    assert "Dimensions" not in sessions
+    # Scale-in needs sessions, waiting and in-flight jobs at zero, for scaleInIdleMinutes.
+    assert idle["EvaluationPeriods"] == idle["DatapointsToAlarm"] >= 5
+
+
+def dashboard(template: Template) -> tuple[dict[str, Any], dict[str, Any]]:
+    body, variables = props(template, "Dashboard")["DashboardBody"]["Fn::Sub"]
+    concrete = re.sub(r"\$\{([^}]+)\}", lambda m: f"<{m.group(1)}>", body)
+    parsed: dict[str, Any] = json.loads(concrete)
+    return parsed, variables
+
+
+def dashboard_metrics(parsed: dict[str, Any]) -> set[tuple[str, str]]:
+    """(namespace, metric name) of every graph, with the "." / "..." shorthand expanded."""
+    found: set[tuple[str, str]] = set()
+    for widget in parsed["widgets"]:
+        previous: list[Any] = []
+        for row in widget.get("properties", {}).get("metrics", []):
+            given = previous if row[0] == "..." else [f for f in row if not isinstance(f, dict)]
+            fields = [previous[i] if f == "." else f for i, f in enumerate(given)]
+            found.add((fields[0], fields[1]))
+            previous = fields
+    return found
+
+
+def test_dashboard_shows_latency_queues_sessions_workers_and_errors(template: Template) -> None:
+    parsed, variables = dashboard(template)
+    assert variables["Namespace"] == worker_environment(template)["METRICS_NAMESPACE"]
+    shown = dashboard_metrics(parsed)
+    assert {
+        ("AWS/Lambda", "Duration"),
+        ("AWS/ApiGateway", "Latency"),
+        ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
+        ("AWS/Lambda", "Errors"),
+        ("AWS/ApiGateway", "5xx"),
+        ("<Namespace>", ACTIVE_SESSIONS),
+        ("ECS/ContainerInsights", "RunningTaskCount"),
+    } <= shown
+    assert {("<Namespace>", metric) for metric in COUNTER_METRICS.values()} <= shown
+    # Both queues are graphed: the jobs queue and the dead-letter queue.
+    text = json.dumps(parsed)
+    assert "<JobsQueueName>" in text and "<DeadLetterQueueName>" in text

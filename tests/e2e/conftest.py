@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+import logging
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +18,9 @@ from fake_discord.pointing import point_discord_py
 from fake_discord.server import FakeDiscord
 from fake_discord.world import GuildSpec
 from interactions.bootstrap import bootstrap
+from shared.logs import Redactor
 from shared.queue import InMemoryJobQueue
+from tests.security.leaks import bot_side, find_leaks, issued_secrets, render
 from voice_worker.bootstrap import embedded_worker
 from voice_worker.demo import demo_settings
 from voice_worker.demo_support import FrontDoorServer
@@ -32,9 +36,12 @@ EPHEMERAL = 1 << 6
 
 def reply_of(record: InteractionRecord) -> str:
     """What the user ended up seeing for an interaction (ephemeral follow-up or @original)."""
-    if record.followups:
-        return str(record.followups[-1].get("content", ""))
-    return record.original_content or ""
+    message = record.followups[-1] if record.followups else (record.original or {})
+    text = [str(message.get("content") or "")]
+    # Embeds (/nowplaying, /queue) count as what the user saw: their title and description.
+    for embed in message.get("embeds") or ():
+        text += [str(embed.get("title", "")), str(embed.get("description", ""))]
+    return "\n".join(part for part in text if part)
 
 
 def is_ephemeral(record: InteractionRecord) -> bool:
@@ -50,7 +57,7 @@ def _answered(record: InteractionRecord) -> bool:
     original = record.original
     loading = original is not None and int(original.get("flags", 0)) & (1 << 7)
     return bool(record.followups) or bool(
-        original is not None and not loading and original.get("content")
+        original is not None and not loading and (original.get("content") or original.get("embeds"))
     )
 
 
@@ -104,7 +111,37 @@ BotFactory = Callable[..., Awaitable[Bot]]
 
 
 @pytest.fixture
-async def start_bot() -> AsyncIterator[BotFactory]:
+def started_fakes() -> list[FakeDiscord]:
+    """Every fake Discord a test started: they know the tokens that must never be logged."""
+    return []
+
+
+@pytest.fixture(autouse=True)
+def no_secrets_in_logs(
+    started_fakes: list[FakeDiscord],
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
+) -> Iterator[None]:
+    """Fail the test when the bot's output (stdout, stderr, stdlib log records at INFO and up)
+    contains the bot token, or an interaction token (and so a webhook or callback URL) that the
+    production log redaction would let through."""
+    caplog.set_level(logging.INFO)
+    yield
+    out, err = capfd.readouterr()
+    # Hand the output back so a failing test still shows it.
+    sys.stdout.write(out)
+    sys.stderr.write(err)
+    outputs = {"stdout": out, "stderr": err}
+    for when in ("setup", "call", "teardown"):
+        for record in filter(bot_side, caplog.get_records(when)):
+            where = f"log record of {record.name} ({record.filename}:{record.lineno})"
+            outputs[where] = outputs.get(where, "") + render(record)
+    leaks = find_leaks(outputs, issued_secrets(started_fakes), scrub=Redactor().scrub)
+    assert not leaks, f"secrets in the bot's logs: {leaks}"
+
+
+@pytest.fixture
+async def start_bot(started_fakes: list[FakeDiscord]) -> AsyncIterator[BotFactory]:
     """Start the stack (``guilds``, ``embedded`` for gateway interactions); stopped at teardown."""
     stops: list[Callable[[], Awaitable[None]]] = []
 
@@ -115,6 +152,7 @@ async def start_bot() -> AsyncIterator[BotFactory]:
         idle_disconnect_s: float = 300.0,
     ) -> Bot:
         fake = FakeDiscord(guilds=guilds)
+        started_fakes.append(fake)
         await fake.start()
         settings = demo_settings(fake).model_copy(
             update={"worker_idle_disconnect_s": idle_disconnect_s}

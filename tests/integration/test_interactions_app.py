@@ -227,6 +227,9 @@ async def test_help_answers_at_once_with_every_command(
         "/leave",
         "/queue",
         "/nowplaying",
+        "/history",
+        "/playlist",
+        "/settings",
         "/help",
     ]
     assert await door.jobs() == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from shared.jobs import ControlJob, PlayJob, Requester
-from shared.queue import InMemoryJobQueue, JobQueue, SqsJobQueue
+from shared.queue import Delivery, InMemoryJobQueue, JobQueue, SqsJobQueue
 from tests.fixtures_aws import MotoServer
 
 REQUESTER = Requester(user_id="42", display_name="ann")
@@ -157,3 +157,67 @@ async def test_memory_queue_redrives_after_max_receives() -> None:
         assert delivery.job is not None
     assert await queue.receive(wait_s=0) == []
     assert len(queue.dead_letters) == 1
+
+
+async def test_worker_inboxes_are_created_forwarded_to_and_deleted(
+    moto_server: MotoServer,
+) -> None:
+    # GIVEN the shared jobs queue and a worker's inbox next to it
+    queue_url, _ = moto_server.create_fifo_queue()
+    jobs = SqsJobQueue(queue_url, region=moto_server.region, endpoint_url=moto_server.endpoint_url)
+    try:
+        inbox_url = await jobs.create_inbox("worker-1")
+        assert inbox_url == jobs.inbox_url("worker-1")
+        assert await jobs.create_inbox("worker-1") == inbox_url  # idempotent
+        assert await jobs.list_inboxes() == [inbox_url]
+        inbox = jobs.at(inbox_url)
+
+        # WHEN jobs routed from the shared queue are forwarded (the second twice: deduped)
+        for job in (play("1"), play("2"), play("3", guild_id="101")):
+            await jobs.send(job)
+        routed = await jobs.receive(max_messages=10, wait_s=0, visibility_s=5)
+        for delivery in [*routed, routed[1]]:
+            await jobs.forward(delivery, inbox_url, attempted=False)
+            await jobs.ack(delivery)
+
+        # THEN the inbox holds them once each, in each guild's order
+        assert not await jobs.inbox_empty(inbox_url)
+        received = await inbox.receive(max_messages=10, wait_s=0)
+        by_guild: dict[str, list[str]] = {}
+        for delivery in received:
+            assert delivery.job is not None and delivery.prior_receives == 0
+            by_guild.setdefault(delivery.group_id, []).append(delivery.job.job_id)
+        assert by_guild == {"100": ["1", "2"], "101": ["3"]}
+
+        for delivery in received:
+            await inbox.ack(delivery)
+        assert await jobs.inbox_empty(inbox_url)
+        await jobs.delete_inbox(inbox_url)
+        await jobs.delete_inbox(inbox_url)  # already gone: fine
+        assert await jobs.list_inboxes() == []
+    finally:
+        await jobs.aclose()
+
+
+async def test_forwarded_receive_counts_add_up_across_queues(moto_server: MotoServer) -> None:
+    queue_url, _ = moto_server.create_fifo_queue()
+    jobs = SqsJobQueue(queue_url, region=moto_server.region, endpoint_url=moto_server.endpoint_url)
+    try:
+        inbox_a = jobs.at(await jobs.create_inbox("a"))
+        inbox_b_url = await jobs.create_inbox("b")
+        await jobs.forward((await _one(jobs, play("9"))), jobs.inbox_url("a"), attempted=False)
+        # Received twice in a's inbox (a handler died once), then forwarded on to b.
+        first = (await inbox_a.receive(wait_s=0, visibility_s=0))[0]
+        second = (await inbox_a.receive(wait_s=0))[0]
+        assert (first.receive_count, second.receive_count) == (1, 2)
+        await jobs.forward(second, inbox_b_url, attempted=True)
+        arrived = (await jobs.at(inbox_b_url).receive(wait_s=0))[0]
+        assert (arrived.prior_receives, arrived.receive_count) == (1, 2)
+    finally:
+        await jobs.aclose()
+
+
+async def _one(queue: SqsJobQueue, job: PlayJob) -> Delivery:
+    await queue.send(job)
+    (delivery,) = await queue.receive(wait_s=0)
+    return delivery

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import unicodedata
+from typing import Any
 
-from interactions.commands.definitions import COMMANDS, bulk_overwrite_payload
+import pytest
+
+from interactions.commands import definitions
+from interactions.commands.definitions import (
+    COMMANDS,
+    SPECS,
+    Access,
+    bulk_overwrite_payload,
+    registered_commands,
+    usage,
+)
 from interactions.commands.help import help_embed
 from interactions.responses import ephemeral_embed
+from shared.jobs import WORKER_COMMANDS
 from tests.fixtures_interactions import assert_valid_callback, spec_errors
 
 
@@ -66,23 +79,119 @@ def test_play_query_takes_its_max_length_from_settings() -> None:
     assert play["options"][1]["type"] == 5 and play["options"][1]["name"] == "next"
 
 
-def test_every_command_is_listed() -> None:
-    assert [c["name"] for c in COMMANDS] == [
-        "play",
-        "skip",
-        "stop",
-        "pause",
-        "resume",
-        "leave",
-        "queue",
-        "nowplaying",
-        "help",
-    ]
+REGISTERED = [
+    "play",
+    "skip",
+    "stop",
+    "pause",
+    "resume",
+    "leave",
+    "queue",
+    "nowplaying",
+    "history",
+    "playlist",
+    "settings",
+    "help",
+]
+WAITING_FOR_WORKER = [
+    "volume",
+    "seek",
+    "loop",
+    "shuffle",
+    "remove",
+    "move",
+    "clear",
+    "skipto",
+    "previous",
+    "filter",
+]
+
+
+def test_only_commands_that_work_end_to_end_are_registered() -> None:
+    # GIVEN every definition / WHEN the registration payload is built
+    body = bulk_overwrite_payload(max_query_length=500)
+    # THEN the commands whose worker side is missing are defined but not sent
+    assert [c.name for c in COMMANDS] == REGISTERED + WAITING_FOR_WORKER
+    assert [c["name"] for c in body] == REGISTERED
+    assert [spec.name for spec in registered_commands()] == REGISTERED
+    for name in WAITING_FOR_WORKER:
+        assert SPECS[name].needs_worker == name and name not in WORKER_COMMANDS
+
+
+def test_a_command_is_registered_once_the_worker_handles_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN the worker announcing /volume (shared.jobs.WORKER_COMMANDS)
+    monkeypatch.setattr(definitions, "WORKER_COMMANDS", WORKER_COMMANDS | {"volume"})
+    # THEN /volume goes to Discord, and the payload is still valid
+    body = bulk_overwrite_payload(max_query_length=500)
+    assert "volume" in [c["name"] for c in body]
+    assert spec_errors("PUT", "/applications/1300000000000000001/commands", body) == {}
+
+
+def _every_definition() -> list[dict[str, Any]]:
+    return [
+        {"type": 1, **spec.payload, "integration_types": [0], "contexts": [0]}
+        for spec in COMMANDS
+        if spec.name != "play"
+    ] + [c for c in bulk_overwrite_payload(max_query_length=500) if c["name"] == "play"]
+
+
+def test_every_definition_registered_or_not_is_valid_for_discord() -> None:
+    # GIVEN all definitions, including those waiting for the worker
+    body = _every_definition()
+    # THEN Discord's spec takes them, and they keep Discord's limits
+    assert spec_errors("PUT", "/applications/1300000000000000001/commands", body) == {}
+    _check_limits(body)
+
+
+def _check_limits(body: list[dict[str, Any]]) -> None:
+    assert len(body) <= 100
+    for command in body:
+        options = command.get("options", [])
+        assert len(options) <= 25
+        for option in options:
+            assert valid_name(option["name"]) and 1 <= len(option["description"]) <= 100
+            assert len(option.get("choices", [])) <= 25
+            nested = option.get("options", [])
+            assert len(nested) <= 25
+            required = [bool(o.get("required")) for o in nested]
+            assert required == sorted(required, reverse=True)
+            for sub in nested:
+                assert valid_name(sub["name"]) and 1 <= len(sub["description"]) <= 100
+                for choice in sub.get("choices", []):
+                    assert 1 <= len(choice["name"]) <= 100
+                # Discord refuses autocomplete together with choices.
+                assert not (sub.get("autocomplete") and sub.get("choices"))
+
+
+def test_the_whole_payload_stays_under_discords_size_limit() -> None:
+    # Discord caps a command's combined name/description/option/choice text at 4000 chars.
+    for command in _every_definition():
+        text = json.dumps(command)
+        assert len(text) < 4000, command["name"]
+
+
+def test_access_rules_come_from_the_data() -> None:
+    assert SPECS["stop"].access is Access.DJ and SPECS["leave"].access is Access.DJ
+    assert SPECS["clear"].access is Access.DJ
+    assert SPECS["playlist"].access_for("delete") is Access.DJ
+    assert SPECS["playlist"].access_for("list") is Access.EVERYONE
+    assert SPECS["settings"].access_for("show") is Access.EVERYONE
+    assert SPECS["settings"].access_for("set") is Access.MANAGER
+    assert SPECS["settings"].access_for("reset") is Access.MANAGER
+    assert SPECS["play"].access is Access.EVERYONE
+
+
+def test_usage_lists_subcommands() -> None:
+    assert usage(SPECS["playlist"].payload) == "/playlist list | show <name> | delete <name>"
+    assert usage(SPECS["play"].payload) == "/play <query> [next]"
+    assert usage(SPECS["move"].payload) == "/move <from> <to>"
 
 
 def test_building_the_payload_does_not_alter_the_definitions() -> None:
     bulk_overwrite_payload(max_query_length=10)
-    assert COMMANDS[0]["options"][0]["max_length"] == "max_query_length"
+    assert SPECS["play"].payload["options"][0]["max_length"] == "max_query_length"
 
 
 def test_help_embed_is_a_valid_callback() -> None:

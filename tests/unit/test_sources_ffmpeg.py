@@ -12,6 +12,7 @@ from voice_worker.sources.ffmpeg import (
     build_ffmpeg_argv,
     filter_chain,
     headers_arg,
+    is_passthrough,
 )
 from voice_worker.sources.models import Track
 from voice_worker.sources.probe import build_ffprobe_argv, parse_ffprobe_json
@@ -70,6 +71,14 @@ def test_url_follows_i_and_seek_comes_before_it() -> None:
     assert argv.index("-ss") < i and value_after(argv, "-ss") == "42.500"
     assert argv.count(track.stream_url) == 1
     assert "-ss" not in build_ffmpeg_argv(make_track(is_live=True), AudioOptions(start_s=5))
+
+
+def test_a_seek_re_encodes_an_opus_source_so_it_starts_at_the_position() -> None:
+    track = make_track()
+    assert is_passthrough(track, AudioOptions())
+    argv = build_ffmpeg_argv(track, AudioOptions(start_s=12.0))
+    assert not is_passthrough(track, AudioOptions(start_s=12.0))
+    assert value_after(argv, "-c:a") == "libopus"
 
 
 def test_input_is_locked_down() -> None:

@@ -22,7 +22,9 @@ from voice_worker.state import InvalidTransition, StateMachine
 
 def item(n: int) -> QueuedTrack:
     ref = TrackRef(title=f"track {n}", webpage_url=f"https://example.com/{n}")
-    return QueuedTrack(ref=ref, requester_id="1", requester_name="ann", job_id=str(n))
+    return QueuedTrack(
+        ref=ref, requester_id="1", requester_name="ann", job_id=str(n), entry_id=f"e{n}"
+    )
 
 
 def test_every_state_has_a_row_and_closed_is_terminal() -> None:

@@ -31,6 +31,8 @@ PRESETS: Final[Mapping[str, str]] = MappingProxyType(
     }
 )
 
+# Give up on an http(s) input that sends nothing for this long (each reconnect waits again).
+STALL_TIMEOUT_S = 10.0
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
 _HEADER_VALUE_FORBIDDEN = re.compile(r"[\r\n\x00]")
 
@@ -71,8 +73,12 @@ def filter_chain(options: AudioOptions) -> str | None:
 
 
 def is_passthrough(track: Track, options: AudioOptions) -> bool:
-    """True when the Opus stream can be copied: Opus source and nothing to filter."""
-    return track.is_opus_passthrough and not options.has_filters
+    """True when the Opus stream can be copied: Opus source, nothing to filter, no seek.
+
+    A seek (resuming after a takeover) needs decoding: with stream copy ffmpeg starts at the
+    container's seek point before the position (often the file's start), not at it.
+    """
+    return track.is_opus_passthrough and not options.has_filters and options.start_s == 0
 
 
 def headers_arg(headers: Mapping[str, str]) -> str | None:
@@ -96,6 +102,10 @@ def input_args(url: str, headers: Mapping[str, str], *, is_manifest: bool) -> li
         # Redirects were followed and checked by the resolver; ffmpeg must not follow new ones.
         "-max_redirects",
         "0",
+        # A source that stalls mid-stream: without a read timeout ffmpeg waits forever and the
+        # guild's queue never moves on (tests/faults/test_source_faults.py). Microseconds.
+        "-rw_timeout",
+        str(int(STALL_TIMEOUT_S * 1_000_000)),
     ]
     header_value = headers_arg(headers)
     if header_value:
