@@ -1,5 +1,6 @@
-"""Routing seams: an injected state store for /queue and /nowplaying, and the request boundary
-that turns a failing command into a polite answer."""
+"""The request boundary that turns a failing command into a polite answer.
+
+/queue and /nowplaying over a real store are in tests/integration/test_interactions_state.py."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ import httpx
 import pytest
 
 from interactions.app import SOMETHING_WENT_WRONG, create_app
-from interactions.commands.status import GuildStatus, StatusUnavailable
 from shared.jobs import ControlJob, PlayJob
 from shared.logs import configure_logging
 from shared.queue import InMemoryJobQueue
@@ -21,18 +21,6 @@ from tests.fixtures_interactions import (
     make_settings,
     payload,
 )
-
-
-class StaticStatus:
-    """A state store stand-in holding one guild's status."""
-
-    def __init__(self, status: GuildStatus | None, *, broken: bool = False) -> None:
-        self.status, self.broken = status, broken
-
-    async def guild_status(self, guild_id: str) -> GuildStatus | None:
-        if self.broken:
-            raise StatusUnavailable("table unreachable")
-        return self.status
 
 
 class ExplodingQueue:
@@ -80,37 +68,6 @@ def command(name: str) -> dict[str, Any]:
     data = payload("help")
     data["data"]["name"] = name
     return data
-
-
-async def test_queue_lists_now_playing_and_upcoming(app_with: Callable[..., Post]) -> None:
-    # GIVEN a store that knows the guild's queue
-    upcoming = tuple(f"Track {n}" for n in range(1, 13))
-    post = app_with(status=StaticStatus(GuildStatus(now_playing="Intro", upcoming=upcoming)))
-    # WHEN /queue arrives
-    answer = await post(command("queue"))
-    # THEN the first ten are listed and the rest counted, ephemerally
-    text = answer["data"]["content"]
-    assert answer["data"]["flags"] == 64
-    assert text.splitlines()[0] == "Now: Intro"
-    assert "10. Track 10" in text and "Track 11" not in text and "…and 2 more" in text
-
-
-async def test_nowplaying_shows_paused_state(app_with: Callable[..., Post]) -> None:
-    post = app_with(status=StaticStatus(GuildStatus(now_playing="Song", paused=True)))
-    answer = await post(command("nowplaying"))
-    assert answer["data"]["content"] == "Now playing: Song (paused)"
-
-
-async def test_empty_guild_is_said_plainly(app_with: Callable[..., Post]) -> None:
-    post = app_with(status=StaticStatus(None))
-    assert (await post(command("queue")))["data"]["content"] == "The queue is empty."
-    assert (await post(command("nowplaying")))["data"]["content"] == "Nothing is playing."
-
-
-async def test_unreadable_store_degrades_to_a_message(app_with: Callable[..., Post]) -> None:
-    post = app_with(status=StaticStatus(None, broken=True))
-    answer = await post(command("nowplaying"))
-    assert "can't see the player's state right now" in answer["data"]["content"]
 
 
 async def test_failing_command_gets_an_ephemeral_apology_and_a_log_line(
