@@ -14,6 +14,8 @@ from fake_discord.opus import SAMPLE_RATE, OpusDecodeError, OpusDecoder
 
 FRAME_SAMPLES = 960  # 20 ms
 SILENCE_RMS = 100.0  # about -50 dBFS on int16
+_FULL_SCALE = 32768.0
+_SILENCE_DBFS = 20 * float(np.log10(SILENCE_RMS / _FULL_SCALE))
 _ANALYSE_EVERY_SAMPLES = SAMPLE_RATE * 5  # bound memory: analyse pending audio every 5 s
 _MIN_FREQUENCY_HZ = 20.0
 _RECENT_SEQS = 1024
@@ -70,6 +72,17 @@ class EarReport:
     first_packet_wall: float | None
     last_packet_monotonic: float | None
     last_packet_wall: float | None
+    # Loudness per analysis window: (start_s, end_s, RMS in dBFS), silent windows included.
+    levels: list[tuple[float, float, float]] = field(default_factory=list)
+
+    def level_dbfs(self, start_s: float, end_s: float) -> float | None:
+        """Median loudness (dBFS) of the audible windows inside [start_s, end_s] of the stream."""
+        inside = [
+            db
+            for begin, end, db in self.levels
+            if begin >= start_s and end <= end_s and db > _SILENCE_DBFS
+        ]
+        return float(np.median(inside)) if inside else None
 
     def seconds_at(self, frequency_hz: float, tolerance_hz: float = 5.0) -> float:
         """Total duration of timeline segments within ``tolerance_hz`` of a frequency."""
@@ -120,6 +133,11 @@ class _Window:
     start_s: float
     end_s: float
     frequency_hz: float | None
+    rms: float = 0.0
+
+    @property
+    def dbfs(self) -> float:
+        return round(20 * float(np.log10(max(self.rms, 1e-3) / _FULL_SCALE)), 2)
 
 
 @dataclass
@@ -272,9 +290,10 @@ class Ear:
                 break  # too short for a trustworthy frequency (the stream's last fragment)
             begin = (start + offset) / SAMPLE_RATE
             end = begin + len(chunk) / SAMPLE_RATE
-            loud = float(np.sqrt(np.mean(chunk * chunk))) >= SILENCE_RMS
+            rms = float(np.sqrt(np.mean(chunk * chunk)))
+            loud = rms >= SILENCE_RMS
             frequency = _dominant_frequency(chunk, self._hann_for(len(chunk))) if loud else None
-            into.windows.append(_Window(begin, end, frequency))
+            into.windows.append(_Window(begin, end, frequency, rms))
         into.analysed_samples += len(samples)
 
     def _analyse_complete_windows(self) -> None:
@@ -336,6 +355,7 @@ class Ear:
             first_packet_wall=self._first_wall,
             last_packet_monotonic=float(arrivals[-1]) if len(arrivals) else None,
             last_packet_wall=self._last_wall,
+            levels=[(round(w.start_s, 3), round(w.end_s, 3), w.dbfs) for w in windows],
         )
 
     def close(self) -> None:

@@ -17,7 +17,7 @@ from interactions.aws_credentials import CredentialSource, CredentialsUnavailabl
 from interactions.aws_http import AwsError, AwsJsonClient, AwsUnavailable
 from interactions.aws_http import default_endpoint as _service_endpoint
 from interactions.aws_sigv4 import AwsCredentials
-from shared.jobs import ControlJob, PlayJob, encode_job
+from shared.jobs import AnyJob, encode_job
 from shared.queue.base import QueueUnavailable
 
 log = structlog.get_logger(__name__)
@@ -28,7 +28,7 @@ def default_endpoint(region: str) -> str:
     return _service_endpoint("sqs", region)
 
 
-def send_message_body(job: PlayJob | ControlJob, queue_url: str) -> dict[str, Any]:
+def send_message_body(job: AnyJob, queue_url: str) -> dict[str, Any]:
     """SendMessage's JSON input: group = guild (order per guild), dedup = interaction id."""
     return {
         "QueueUrl": queue_url,
@@ -76,7 +76,7 @@ class SqsHttpSender:
             clock=clock,
         )
 
-    async def send(self, job: PlayJob | ControlJob) -> None:
+    async def send(self, job: AnyJob) -> None:
         """Enqueue the job; SQS drops a repeat of the same job id within 5 minutes."""
         try:
             await self._client.call("SendMessage", send_message_body(job, self._queue_url))

@@ -7,7 +7,7 @@ replayed interaction maps to the same job and can be recognised.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
@@ -67,8 +67,7 @@ class ControlJob(JobBase):
 
 # Player commands with arguments. The front door validates them (1-based indexes, volume
 # 0-150, …) and defines their slash commands, but registers a command only once its name is in
-# WORKER_COMMANDS: the worker adds PlayerCommandJob to `Job` (and the name to WORKER_COMMANDS)
-# when it handles them. Until then no such job is ever sent.
+# WORKER_COMMANDS: a name is added there when the worker handles it.
 
 
 class VolumeCommand(BaseModel):
@@ -140,30 +139,90 @@ PlayerCommand = Annotated[
 
 
 class PlayerCommandJob(JobBase):
-    """A player command with validated arguments (not yet part of `Job`: see above)."""
+    """A player command with validated arguments (volume, seek, loop, queue editing…)."""
 
     kind: Literal["command"] = "command"
     command: PlayerCommand
 
 
-Job = Annotated[PlayJob | ControlJob, Field(discriminator="kind")]
-WORKER_COMMANDS: frozenset[str] = frozenset({"play", "skip", "stop", "pause", "resume", "leave"})
+class CommandName(BaseModel):
+    """Only the name of a player command (to recognise one this version does not know)."""
 
-_JOB_ADAPTER: TypeAdapter[PlayJob | ControlJob] = TypeAdapter(Job)
+    model_config = ConfigDict(frozen=True, extra="ignore")
+    name: str = Field(max_length=32)
 
 
-def encode_job(job: PlayJob | ControlJob) -> str:
+class UnsupportedCommandJob(JobBase):
+    """A player command this version does not know (sent by a newer front door during a
+    rolling deploy): never sent, only decoded, so that the worker can say so politely."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    kind: Literal["command"] = "command"
+    command: CommandName
+
+
+AnyJob = PlayJob | ControlJob | PlayerCommandJob | UnsupportedCommandJob
+Job = Annotated[PlayJob | ControlJob | PlayerCommandJob, Field(discriminator="kind")]
+# Player command names the worker handles (the rest stay unregistered: see above).
+PLAYER_COMMANDS: frozenset[str] = frozenset(
+    {
+        "loop",
+        "shuffle",
+        "remove",
+        "move",
+        "clear",
+        "skipto",
+        "previous",
+        "volume",
+        "seek",
+        "filter",
+    }
+)
+WORKER_COMMANDS: frozenset[str] = frozenset(
+    {"play", "skip", "stop", "pause", "resume", "leave", *PLAYER_COMMANDS}
+)
+
+_JOB_ADAPTER: TypeAdapter[PlayJob | ControlJob | PlayerCommandJob] = TypeAdapter(Job)
+# Every name of the PlayerCommand union: a known name with bad arguments is malformed.
+_KNOWN_COMMANDS = frozenset(
+    name
+    for model in (
+        VolumeCommand,
+        SeekCommand,
+        LoopCommand,
+        IndexCommand,
+        MoveCommand,
+        PlainCommand,
+        FilterCommand,
+    )
+    for name in get_args(model.model_fields["name"].annotation)
+)
+
+
+def encode_job(job: AnyJob) -> str:
     """Serialise a job for the queue (JSON text)."""
     return job.model_dump_json()
 
 
-def decode_job(body: str | bytes) -> PlayJob | ControlJob:
+def decode_job(body: str | bytes) -> AnyJob:
     """Parse a queue message body, raising MalformedJob for anything that is not a valid job."""
     try:
         return _JOB_ADAPTER.validate_json(body)
     except ValidationError as exc:
+        unknown = _unsupported_command(body)
+        if unknown is not None:
+            return unknown
         # The error text may echo the body (and its token): keep only locations and types.
         summary = "; ".join(
             f"{'.'.join(str(p) for p in err['loc'])}: {err['type']}" for err in exc.errors()
         )
         raise MalformedJob(summary or "invalid job") from None
+
+
+def _unsupported_command(body: str | bytes) -> UnsupportedCommandJob | None:
+    """The job, when its only fault is a player command name this version does not know."""
+    try:
+        job = UnsupportedCommandJob.model_validate_json(body)
+    except ValidationError:
+        return None
+    return None if job.command.name in _KNOWN_COMMANDS else job

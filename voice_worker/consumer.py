@@ -15,10 +15,11 @@ from typing import Protocol
 
 import structlog
 
-from shared.jobs import ControlJob, PlayJob
+from shared.jobs import AnyJob
 from shared.queue import Delivery, JobQueue, QueueUnavailable
 from shared.state import JobClaim, StoreUnavailable
 from voice_worker.failures import GAVE_UP, Disposition, Verdict, classify, retry_delay_s
+from voice_worker.holding import HeldQueue
 from voice_worker.idempotency import HandledJobs
 from voice_worker.metrics import WorkerCounters
 from voice_worker.reporting import Reply, Reporter
@@ -28,13 +29,13 @@ log = structlog.get_logger(__name__)
 
 # Decides whether this worker handles a delivery; False means it settled the delivery itself
 # (forwarded it to the guild's owner, or made it visible again for another worker).
-Admit = Callable[[JobQueue, Delivery, PlayJob | ControlJob], Awaitable[bool]]
+Admit = Callable[[JobQueue, Delivery, AnyJob], Awaitable[bool]]
 
 
 class JobHandler(Protocol):
     """Carries out one job and says what to tell the requester."""
 
-    async def handle(self, job: PlayJob | ControlJob) -> Reply:
+    async def handle(self, job: AnyJob) -> Reply:
         """Do the job; raise to report a failure (sorted by failures.classify)."""
 
 
@@ -55,8 +56,13 @@ class Consumer:
         retry_delay: Callable[[int], float] = retry_delay_s,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         admit: Admit | None = None,
+        hold_s: float | None = None,
     ) -> None:
-        self._queue = queue
+        # hold_s: receive with that short visibility and keep extending it while a delivery
+        # is unsettled, so a worker that dies leaves nothing in flight for long (holding.py).
+        self._held = HeldQueue(queue, hold_s=hold_s) if hold_s is not None else None
+        self._queue: JobQueue = self._held if self._held is not None else queue
+        self._keeping: asyncio.Task[None] | None = None
         self._admit = admit
         self._handler = handler
         self._reporter = reporter
@@ -85,6 +91,9 @@ class Consumer:
     async def run(self) -> None:
         """Receive until ``stop()``; queue outages are waited out with backoff."""
         failures = 0
+        if self._held is not None and self._keeping is None:
+            self._keeping = asyncio.create_task(self._held.keep_alive(), name="keep-alive")
+            self._keeping.add_done_callback(self._lane_done)  # logs a crash, if any
         while not self._stopping.is_set():
             await self._room.wait()
             try:
@@ -134,6 +143,8 @@ class Consumer:
                     await self._process(delivery)
                 finally:
                     pending.popleft()
+                    if self._held is not None:
+                        self._held.forget(delivery)
         finally:
             if not pending:
                 self._pending.pop(group, None)
@@ -161,6 +172,10 @@ class Consumer:
             while pending:
                 await self._release(pending.popleft())
             self._pending.pop(group, None)
+        if self._keeping is not None:
+            self._keeping.cancel()
+            await asyncio.gather(self._keeping, return_exceptions=True)
+            self._keeping = None
 
     async def _release(self, delivery: Delivery) -> None:
         try:
@@ -168,13 +183,13 @@ class Consumer:
         except QueueUnavailable:
             log.warning("consumer.release_failed", message_id=delivery.message_id)
 
-    async def _unclaim(self, job: PlayJob | ControlJob) -> None:
+    async def _unclaim(self, job: AnyJob) -> None:
         try:
             await self._handled.release(job.job_id)
         except StoreUnavailable:
             log.warning("job.unclaim_failed")  # the claim expires on its own
 
-    async def _hand_back(self, delivery: Delivery, job: PlayJob | ControlJob) -> None:
+    async def _hand_back(self, delivery: Delivery, job: AnyJob) -> None:
         await self._unclaim(job)
         await self._release(delivery)
 
@@ -229,9 +244,7 @@ class Consumer:
             else:
                 await asyncio.shield(self._settle_success(delivery, job, reply))
 
-    async def _settle_success(
-        self, delivery: Delivery, job: PlayJob | ControlJob, reply: Reply
-    ) -> None:
+    async def _settle_success(self, delivery: Delivery, job: AnyJob, reply: Reply) -> None:
         # Remember the job before reporting: a lost ack must not replay its effect.
         await self._handled.mark_handled(job.job_id)
         self._counters.jobs_succeeded += 1
@@ -239,9 +252,7 @@ class Consumer:
         await self._reporter.complete(job, reply)
         await self._settle(self._queue.ack(delivery))
 
-    async def _settle_failure(
-        self, delivery: Delivery, job: PlayJob | ControlJob, verdict: Verdict
-    ) -> None:
+    async def _settle_failure(self, delivery: Delivery, job: AnyJob, verdict: Verdict) -> None:
         if verdict.disposition is Disposition.RETRY:
             if delivery.receive_count >= self._max_attempts:
                 await self._give_up(delivery, job, verdict.reason)
@@ -261,7 +272,7 @@ class Consumer:
         else:
             await self._settle(self._queue.ack(delivery))
 
-    async def _give_up(self, delivery: Delivery, job: PlayJob | ControlJob, reason: str) -> None:
+    async def _give_up(self, delivery: Delivery, job: AnyJob, reason: str) -> None:
         # Marked first, so that a redelivery after a failed dead-letter stays silent.
         await self._handled.mark_handled(job.job_id)
         self._counters.jobs_failed += 1

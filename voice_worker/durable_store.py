@@ -16,10 +16,16 @@ from datetime import UTC, datetime
 
 import structlog
 
-from shared.state import GuildState, GuildStates, Lease, StaleState
+from shared.state import GuildState, GuildStates, Lease, LoopMode, StaleState
 from shared.state import NowPlaying as StoredNowPlaying
 from shared.state import QueuedTrack as StoredTrack
-from voice_worker.models import GuildSnapshot, NowPlaying, QueuedTrack, SessionState
+from voice_worker.models import (
+    GuildSnapshot,
+    NowPlaying,
+    PlayerSettings,
+    QueuedTrack,
+    SessionState,
+)
 from voice_worker.sources.models import TrackRef
 
 log = structlog.get_logger(__name__)
@@ -120,6 +126,12 @@ def to_snapshot(state: GuildState) -> GuildSnapshot:
         text_channel_id=state.text_channel_id,
         now_playing=now,
         queue=tuple(from_stored_track(track) for track in state.queue),
+        history=tuple(from_stored_track(track) for track in state.history),
+        player=PlayerSettings(
+            loop=state.settings.loop.value,
+            volume=state.settings.volume,
+            filter_preset=state.settings.filter_preset,
+        ),
         updated_at=state.updated_at or datetime.now(UTC),
     )
 
@@ -161,13 +173,35 @@ class DurableSessionStore:
             lease, entry_id=now.track.entry_id, position_s=now.position_s, paused=now.paused
         )
 
+    async def save_player(self, guild_id: str, player: PlayerSettings) -> None:
+        """Write loop, volume and filter into the guild's settings (re-applied on a conflict)."""
+        if not self._writable(guild_id):
+            log.info("state.save_skipped_not_owner", guild_id=guild_id)
+            return
+        for _ in range(_SAVE_ATTEMPTS):
+            state = await self._states.get_guild(guild_id) or GuildState(guild_id=guild_id)
+            settings = state.settings.model_copy(
+                update={
+                    "loop": LoopMode(player.loop),
+                    "volume": player.volume,
+                    "filter_preset": player.filter_preset,
+                }
+            )
+            try:
+                await self._states.save_guild(state.model_copy(update={"settings": settings}))
+                return
+            except StaleState:
+                continue
+        log.warning("state.save_conflict", guild_id=guild_id)
+
     async def load(self, guild_id: str) -> GuildSnapshot | None:
         """The guild's stored state as a snapshot."""
         state = await self._states.get_guild(guild_id)
         return None if state is None else to_snapshot(state)
 
     async def delete(self, guild_id: str) -> None:
-        """Nothing plays and nothing waits any more (settings and history stay)."""
+        """Nothing plays and nothing waits any more (settings and history stay, loop goes off:
+        a track repeating forever the next time someone plays would surprise them)."""
         if not self._writable(guild_id):
             return
         for _ in range(_SAVE_ATTEMPTS):
@@ -177,6 +211,8 @@ class DurableSessionStore:
             cleared = apply_snapshot(
                 state, GuildSnapshot(guild_id=guild_id, state=SessionState.CLOSED)
             )
+            settings = cleared.settings.model_copy(update={"loop": LoopMode.OFF})
+            cleared = cleared.model_copy(update={"settings": settings})
             try:
                 await self._states.save_guild(cleared)
                 return

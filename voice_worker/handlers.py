@@ -9,19 +9,38 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from typing import assert_never
 
 import discord
+import structlog
 
-from shared.jobs import ControlJob, PlayJob
+from shared.jobs import (
+    AnyJob,
+    FilterCommand,
+    IndexCommand,
+    LoopCommand,
+    MoveCommand,
+    PlainCommand,
+    PlayerCommandJob,
+    PlayJob,
+    SeekCommand,
+    UnsupportedCommandJob,
+    VolumeCommand,
+)
 from voice_worker.errors import GatewayNotReady, GuildUnavailable
 from voice_worker.models import QueuedTrack
 from voice_worker.reporting import Reply
+from voice_worker.session import GuildSession
 from voice_worker.sessions import SessionManager
 from voice_worker.sources.errors import SourceError
 from voice_worker.tracks import TrackSource
 from voice_worker.voice import check_can_join, find_user_channel
 
+log = structlog.get_logger(__name__)
+
 NOT_CONNECTED = "I'm not in a voice channel here."
+# A command this worker does not know (e.g. a newer front door during a rolling deploy).
+NOT_SUPPORTED = "That command isn't available yet. Try /help for what works now."
 
 
 class CommandHandlers:
@@ -44,14 +63,19 @@ class CommandHandlers:
             raise GatewayNotReady("the guild is unavailable (Discord outage)")
         return guild
 
-    async def handle(self, job: PlayJob | ControlJob) -> Reply:
+    async def handle(self, job: AnyJob) -> Reply:
         """Carry out one job."""
         if isinstance(job, PlayJob):
             return await self._play(job, time.monotonic())
+        if isinstance(job, UnsupportedCommandJob):
+            log.info("job.unsupported_command", command=job.command.name)
+            return Reply(NOT_SUPPORTED, ephemeral=True)
         guild = self._guild(job.guild_id)
         session = self._sessions.get(str(guild.id))
         if session is None:
             return Reply(NOT_CONNECTED, ephemeral=True)
+        if isinstance(job, PlayerCommandJob):
+            return await player_command(session, job)
         if job.kind == "skip":
             return await session.skip()
         if job.kind == "pause":
@@ -60,7 +84,9 @@ class CommandHandlers:
             return await session.resume()
         if job.kind == "stop":
             return await session.stop(message="Stopped, cleared the queue and left the channel.")
-        return await session.stop(message="Left the voice channel.")
+        if job.kind == "leave":
+            return await session.stop(message="Left the voice channel.")
+        assert_never(job.kind)
 
     async def _play(self, job: PlayJob, received: float) -> Reply:
         guild = self._guild(job.guild_id)
@@ -90,3 +116,29 @@ class CommandHandlers:
         except SourceError:
             await session.leave_if_unused()
             raise
+
+
+async def player_command(session: GuildSession, job: PlayerCommandJob) -> Reply:
+    """Carry out one player command; one this worker does not handle is declined politely."""
+    command = job.command
+    if isinstance(command, LoopCommand):
+        return await session.set_loop(command.mode)
+    if isinstance(command, VolumeCommand):
+        return await session.set_volume(command.percent)
+    if isinstance(command, SeekCommand):
+        return await session.seek(command.position_s)
+    if isinstance(command, MoveCommand):
+        return await session.move(command.from_index, command.to_index)
+    if isinstance(command, IndexCommand):
+        if command.name == "remove":
+            return await session.remove(command.index)
+        return await session.skip_to(command.index)
+    if isinstance(command, FilterCommand):
+        return await session.set_filter(command.preset)
+    if isinstance(command, PlainCommand):
+        if command.name == "shuffle":
+            return await session.shuffle()
+        if command.name == "clear":
+            return await session.clear()
+        return await session.previous()
+    assert_never(command)

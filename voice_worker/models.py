@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import random
 from collections import deque
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Literal
 from uuid import uuid4
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -81,6 +83,20 @@ class NowPlaying(BaseModel):
     paused: bool = False
 
 
+LoopMode = Literal["off", "track", "queue"]
+FilterPreset = Literal["none", "bassboost", "nightcore", "vaporwave", "8d"]
+
+
+class PlayerSettings(BaseModel):
+    """How the guild's player sounds and repeats (stored with the guild's settings)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    loop: LoopMode = "off"
+    volume: int = Field(default=100, ge=0, le=150)
+    filter_preset: FilterPreset = "none"
+
+
 class GuildSnapshot(BaseModel):
     """Everything needed to resume a guild elsewhere: saved after every change."""
 
@@ -92,6 +108,10 @@ class GuildSnapshot(BaseModel):
     text_channel_id: str | None = None
     now_playing: NowPlaying | None = None
     queue: tuple[QueuedTrack, ...] = ()
+    # Read from the store for /previous and the player settings; written by their own paths
+    # (history grows as tracks change, settings via SessionStore.save_player).
+    history: tuple[QueuedTrack, ...] = ()
+    player: PlayerSettings = PlayerSettings()
     updated_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
 
@@ -143,6 +163,37 @@ class TrackQueue:
         count = len(self._tracks)
         self._tracks.clear()
         return count
+
+    def position_problem(self, position: int) -> str | None:
+        """Why a 1-based position names no waiting track (what the user is told), or None."""
+        if not self._tracks:
+            return "The queue is empty."
+        if not 1 <= position <= len(self._tracks):
+            count = len(self._tracks)
+            return f"There are only {count} tracks in the queue: pick 1 to {count}."
+        return None
+
+    def remove(self, position: int) -> QueuedTrack:
+        """Take out the track at a 1-based position (checked with ``position_problem``)."""
+        track = self._tracks[position - 1]
+        del self._tracks[position - 1]
+        return track
+
+    def move(self, source: int, target: int) -> QueuedTrack:
+        """Move the track at 1-based ``source`` so that it ends up at ``target``."""
+        track = self.remove(source)
+        self._tracks.insert(target - 1, track)
+        return track
+
+    def drop_before(self, position: int) -> tuple[QueuedTrack, ...]:
+        """Take out the tracks before a 1-based position (skipping to it)."""
+        return tuple(self._tracks.popleft() for _ in range(position - 1))
+
+    def shuffle(self, rng: random.Random) -> None:
+        """Put the waiting tracks in a random order."""
+        tracks = list(self._tracks)
+        rng.shuffle(tracks)
+        self._tracks = deque(tracks)
 
     def snapshot(self) -> tuple[QueuedTrack, ...]:
         """The waiting tracks in order."""

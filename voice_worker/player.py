@@ -44,8 +44,17 @@ FirstPacket = Callable[[int], None]
 class Player(Protocol):
     """Plays tracks into one guild's voice connection."""
 
-    async def start(self, track: Track, *, start_at_s: float, generation: int) -> None:
-        """Start ``track`` from ``start_at_s``; replaces whatever was playing."""
+    async def start(
+        self,
+        track: Track,
+        *,
+        start_at_s: float,
+        generation: int,
+        volume: float = 1.0,
+        preset: str | None = None,
+    ) -> None:
+        """Start ``track`` from ``start_at_s`` at ``volume`` (1.0 = as the source is) through
+        a filter ``preset`` (sources.ffmpeg.PRESETS); replaces whatever was playing."""
 
     def pause(self) -> None:
         """Pause (the ffmpeg process waits)."""
@@ -205,10 +214,22 @@ class VoiceClientPlayer:
         """The underlying voice connection."""
         return self._voice
 
-    async def start(self, track: Track, *, start_at_s: float, generation: int) -> None:
+    async def start(
+        self,
+        track: Track,
+        *,
+        start_at_s: float,
+        generation: int,
+        volume: float = 1.0,
+        preset: str | None = None,
+    ) -> None:
         """Open the track (in-process demux, else ffmpeg) and hand it to the pacer (or to
         discord.py's player thread)."""
-        options = AudioOptions(start_s=start_at_s, bitrate_kbps=self._bitrate_kbps)
+        # A volume other than 1.0 or a preset turns Opus passthrough off: ffmpeg decodes,
+        # filters (`-af`) and encodes (see sources/ffmpeg.py).
+        options = AudioOptions(
+            start_s=start_at_s, volume=volume, preset=preset, bitrate_kbps=self._bitrate_kbps
+        )
         loop = self._loop
 
         def first_packet() -> None:  # player thread

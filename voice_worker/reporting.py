@@ -19,7 +19,7 @@ import discord
 import structlog
 from discord.http import Route
 
-from shared.jobs import ControlJob, PlayJob
+from shared.jobs import AnyJob
 
 log = structlog.get_logger(__name__)
 
@@ -44,7 +44,7 @@ class Reply:
 class Reporter(Protocol):
     """How the worker talks back to Discord users."""
 
-    async def complete(self, job: PlayJob | ControlJob, reply: Reply) -> None:
+    async def complete(self, job: AnyJob, reply: Reply) -> None:
         """Replace the deferred 'thinking' message of a job with the reply."""
 
     async def notify(self, channel_id: str, text: str) -> None:
@@ -121,7 +121,7 @@ class DiscordReporter:
         self._client = client
         self._sleep = sleep
 
-    async def complete(self, job: PlayJob | ControlJob, reply: Reply) -> None:
+    async def complete(self, job: AnyJob, reply: Reply) -> None:
         """Edit @original; an ephemeral reply replaces it with an ephemeral follow-up.
 
         The front door defers publicly (it can't know the outcome), and after a deferral the

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 
-from shared.jobs import ControlJob, PlayJob
+from shared.jobs import AnyJob
 from shared.queue import Delivery, Inboxes, JobQueue, QueueUnavailable
 from shared.state import StoreUnavailable
 from voice_worker.ownership import Ownership
@@ -59,7 +59,7 @@ class Routing:
         current = await self._ownership.current_owner(guild_id)
         return None if current is None else current.owner
 
-    async def admit(self, queue: JobQueue, delivery: Delivery, job: PlayJob | ControlJob) -> bool:
+    async def admit(self, queue: JobQueue, delivery: Delivery, job: AnyJob) -> bool:
         """For the consumer of an inbox (or the embedded queue): True means handle it here."""
         owner = await self._owner_of(job.guild_id)
         if owner == self._ownership.worker_id:

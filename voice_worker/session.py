@@ -8,7 +8,9 @@ reaches it only through the loop (player.py). Each change saves a snapshot to th
 from __future__ import annotations
 
 import asyncio
+import random
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,10 +19,25 @@ from uuid import uuid4
 import discord
 import structlog
 
+from shared.state import StoreUnavailable
 from voice_worker.errors import FatalConfigError, UserFacingError, VoiceConnectFailed
-from voice_worker.models import GuildSnapshot, NowPlaying, QueuedTrack, SessionState, TrackQueue
+from voice_worker.models import (
+    GuildSnapshot,
+    NowPlaying,
+    PlayerSettings,
+    QueuedTrack,
+    SessionState,
+    TrackQueue,
+)
 from voice_worker.pacer import Pacer
 from voice_worker.player import Player, VoiceClientPlayer
+from voice_worker.player_commands import (
+    ACTIVE,
+    HISTORY_KEPT,
+    INACTIVE,
+    CurrentTrack,
+    PlayerCommands,
+)
 from voice_worker.reporting import Reply, Reporter
 from voice_worker.session_store import SessionStore
 from voice_worker.sources.errors import SourceError
@@ -29,12 +46,9 @@ from voice_worker.state import StateMachine
 from voice_worker.tasks import BackgroundTasks, IdleTimer
 from voice_worker.tracks import TrackSource
 from voice_worker.voice import VocalChannel, connect, drop_locally, listeners
+from voice_worker.voice_connection import VoiceDrop
 
 log = structlog.get_logger(__name__)
-
-ACTIVE = frozenset({SessionState.PLAYING, SessionState.PAUSED})
-# No voice connection to manage (yet, or any more).
-INACTIVE = frozenset({SessionState.CONNECTING, SessionState.LEAVING, SessionState.CLOSED})
 
 
 @dataclass(frozen=True)
@@ -57,15 +71,18 @@ class SessionHooks:
     closed: Callable[[GuildSession], None]
     fatal: Callable[[FatalConfigError], None]
     first_audio: Callable[[float], None]
+    # Whether the session may send opcode 4 (rejoin after a voice drop): the lease holder only.
+    may_rejoin: Callable[[str], bool] = lambda _guild_id: True
 
 
-@dataclass
-class _Current:
-    item: QueuedTrack
-    track: Track
+# What the text channel is told when Discord ends the voice connection for good.
+VOICE_LOST_NOTICE = (
+    "I was disconnected from voice, so the music stopped. Your queue is kept: "
+    "use /play to bring me back."
+)
 
 
-class GuildSession:
+class GuildSession(PlayerCommands):
     """The player of one guild."""
 
     def __init__(
@@ -95,11 +112,14 @@ class GuildSession:
         self._lock = asyncio.Lock()
         self._voice: discord.VoiceClient | None = None
         self._player: Player | None = None
-        self._current: _Current | None = None
+        self._current: CurrentTrack | None = None
         self._generation = 0
         self._ttfa_from: dict[int, float] = {}
         self._idle = IdleTimer(config.idle_disconnect_s, self._idle_expired)
         self._tasks = BackgroundTasks(self._log)
+        self._settings = PlayerSettings()
+        self._history: deque[QueuedTrack] = deque(maxlen=HISTORY_KEPT)
+        self._rng = random.Random()  # noqa: S311 - shuffling songs, not secrets
 
     @property
     def state(self) -> SessionState:
@@ -128,6 +148,8 @@ class GuildSession:
             text_channel_id=self.text_channel_id,
             now_playing=now,
             queue=self._queue.snapshot(),
+            history=tuple(self._history),
+            player=self._settings,
             updated_at=datetime.now(UTC),
         )
 
@@ -155,7 +177,11 @@ class GuildSession:
             if self.state is not SessionState.CONNECTING:
                 self._machine.state = SessionState.CONNECTING
             try:
-                self._voice = await connect(channel, timeout_s=self._config.voice_connect_timeout_s)
+                self._voice = await connect(
+                    channel,
+                    timeout_s=self._config.voice_connect_timeout_s,
+                    on_drop=self._on_voice_drop,
+                )
             except FatalConfigError as exc:
                 self._hooks.fatal(exc)
                 await self._close_locked("connect_refused", keep_snapshot=False)
@@ -165,19 +191,39 @@ class GuildSession:
                     "connect_failed", keep_snapshot=False, forget=not restoring
                 )
                 raise
-            self._player = VoiceClientPlayer(
-                self._voice,
-                asyncio.get_running_loop(),
-                on_end=self._on_track_end,
-                on_first_packet=self._on_first_packet,
-                bitrate_kbps=self._config.bitrate_kbps,
-                ffmpeg_path=self._config.ffmpeg_path,
-                pacer=self._config.pacer,
-            )
+            self._player = self._new_player(self._voice)
             self._machine.state = SessionState.IDLE
             self._idle.arm()
+            await self._load_stored(restoring=restoring)
             if not restoring:
                 await self._save()
+
+    def _new_player(self, voice: discord.VoiceClient) -> VoiceClientPlayer:
+        return VoiceClientPlayer(
+            voice,
+            asyncio.get_running_loop(),
+            on_end=self._on_track_end,
+            on_first_packet=self._on_first_packet,
+            bitrate_kbps=self._config.bitrate_kbps,
+            ffmpeg_path=self._config.ffmpeg_path,
+            pacer=self._config.pacer,
+        )
+
+    async def _load_stored(self, *, restoring: bool = False) -> None:
+        """Take the guild's player settings and recent history from the store (lock held);
+        and the queue a lost voice connection left (VOICE_LOST_NOTICE), unless restoring
+        (a takeover resumes the snapshot itself)."""
+        try:
+            stored = await self._store.load(self.guild_id)
+        except StoreUnavailable:
+            self._log.warning("session.settings_unavailable")  # plays with the defaults
+            return
+        if stored is not None:
+            self._settings = stored.player
+            self._history.extend(stored.history)
+            if not restoring:
+                kept = (stored.now_playing.track,) if stored.now_playing else ()
+                self._queue.extend([*kept, *stored.queue])
 
     async def play(
         self, item: QueuedTrack, lookup: Lookup, *, play_next: bool, since: float
@@ -207,6 +253,7 @@ class GuildSession:
             if self._current is None or self.state not in ACTIVE:
                 return Reply("Nothing is playing.", ephemeral=True)
             skipped = self._current.item
+            self._retire()
             self._halt()
             started = await self._play_from_queue(notify=False)
             after = f" Now playing **{started.label}**." if started else " The queue is empty."
@@ -316,11 +363,18 @@ class GuildSession:
             self._ttfa_from[self._generation] = since
         if track.duration_s is not None and start_at_s >= track.duration_s:
             start_at_s = 0.0  # a position past the end: the saved track can't be trusted
+        preset = self._settings.filter_preset
         try:
-            await self._player.start(track, start_at_s=start_at_s, generation=self._generation)
+            await self._player.start(
+                track,
+                start_at_s=start_at_s,
+                generation=self._generation,
+                volume=self._settings.volume / 100,
+                preset=None if preset == "none" else preset,
+            )
         except discord.ClientException as exc:  # "Not connected to voice": worth a retry
             raise VoiceConnectFailed(str(exc)) from None
-        self._current = _Current(item, track)
+        self._current = CurrentTrack(item, track)
         self._machine.state = SessionState.PLAYING
         self._log.info(
             "playback.started", job_id=item.job_id, passthrough=track.is_opus_passthrough
@@ -392,6 +446,16 @@ class GuildSession:
                     self._reporter.notify(self.text_channel_id, "I lost the voice connection.")
                 )
                 return
+            current = self._current
+            if current is not None and self._settings.loop == "track":
+                try:
+                    await self._start(current.item, None, since=None)
+                except SourceError as exc:
+                    self._log.info("playback.loop_failed", reason=exc.reason)
+                else:
+                    await self._save()
+                    return
+            self._retire()
             await self._play_from_queue(notify=True)
 
     # --- idleness and leaving --------------------------------------------------------------
@@ -414,9 +478,63 @@ class GuildSession:
         self._check_listeners()
 
     async def _external_disconnect(self) -> None:
+        """Kicked out of voice (a moderator, the channel deleted): keep the queue, say so."""
+        await self._end_for_voice_loss("disconnected")
+
+    # --- voice drops (voice_connection.py decides which close codes reach here) -------------
+    def _on_voice_drop(self, drop: VoiceDrop, code: int | None) -> None:
+        """Discord closed the voice connection and it could not resume (on the loop)."""
+        # The position now, before the rejoin's handshake adds its seconds to the clock.
+        position_s = self._player.position_s if self._player is not None else 0.0
+        self._tasks.spawn(self._recover_voice(drop, code, position_s))
+
+    async def _recover_voice(self, drop: VoiceDrop, code: int | None, position_s: float) -> None:
+        if drop is VoiceDrop.REJOIN and not self._hooks.may_rejoin(self.guild_id):
+            await self.abandon()  # the guild is another worker's now: no opcode 4 from here
+            return
+        if drop is VoiceDrop.REJOIN:
+            async with self._lock:
+                if self.state in INACTIVE:
+                    return
+                try:
+                    await self._rejoin(position_s)
+                except (VoiceConnectFailed, SourceError, discord.ClientException) as exc:
+                    self._log.warning("session.rejoin_failed", error=type(exc).__name__)
+                else:
+                    self._log.info("session.rejoined", close_code=code, position_s=position_s)
+                    return
+        await self._end_for_voice_loss(f"voice_closed_{code}")
+
+    async def _rejoin(self, position_s: float) -> None:
+        """Join the same channel again (new voice session), resume the track there (lock held)."""
+        voice, current = self._voice, self._current
+        if voice is None:
+            raise VoiceConnectFailed("no voice connection")
+        self._halt()
+        self._voice = None
+        await drop_locally(voice)
+        try:
+            self._voice = await connect(
+                voice.channel,
+                timeout_s=self._config.voice_connect_timeout_s,
+                on_drop=self._on_voice_drop,
+            )
+        except VoiceConnectFailed:
+            self._current = current  # so the kept snapshot still names the track
+            raise
+        self._player = self._new_player(self._voice)
+        if current is not None:
+            await self._restart(current, position_s)
+        else:
+            await self._play_from_queue(notify=False)
+
+    async def _end_for_voice_loss(self, reason: str) -> None:
+        """End the session keeping its queue in the store, and tell the channel once."""
         async with self._lock:
-            if self.state not in INACTIVE:
-                await self._close_locked("disconnected", keep_snapshot=False)
+            if self.state in INACTIVE:
+                return
+            await self._close_locked(reason, keep_snapshot=True)
+        await self._reporter.notify(self.text_channel_id, VOICE_LOST_NOTICE)
 
     def _idle_expired(self) -> None:
         self._tasks.spawn(self._leave_idle())

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from voice_worker.models import GuildSnapshot
+from voice_worker.models import GuildSnapshot, PlayerSettings
 
 
 class SessionStore(Protocol):
@@ -19,6 +19,9 @@ class SessionStore(Protocol):
 
     async def save_position(self, snapshot: GuildSnapshot) -> None:
         """Record only the playback position of the snapshot's track (frequent, cheap)."""
+
+    async def save_player(self, guild_id: str, player: PlayerSettings) -> None:
+        """Persist the guild's player settings (loop, volume, filter), leaving the others."""
 
     async def load(self, guild_id: str) -> GuildSnapshot | None:
         """The last saved snapshot of a guild, if any."""
@@ -40,6 +43,12 @@ class InMemorySessionStore:
     async def save_position(self, snapshot: GuildSnapshot) -> None:
         """Keep the snapshot (a position is just a newer snapshot here)."""
         self._snapshots[snapshot.guild_id] = snapshot
+
+    async def save_player(self, guild_id: str, player: PlayerSettings) -> None:
+        """Keep the settings in the guild's snapshot."""
+        kept = self._snapshots.get(guild_id)
+        if kept is not None:
+            self._snapshots[guild_id] = kept.model_copy(update={"player": player})
 
     async def load(self, guild_id: str) -> GuildSnapshot | None:
         """Return the kept snapshot."""

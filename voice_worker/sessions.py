@@ -30,6 +30,7 @@ class SessionManager:
         on_fatal: Callable[[FatalConfigError], None],
         on_first_audio: Callable[[float], None],
         on_count_changed: Callable[[int], None] | None = None,
+        may_rejoin: Callable[[str], bool] | None = None,
     ) -> None:
         # on_count_changed: the number of active sessions after every open and close (scale-in
         # protection and metrics hook in here).
@@ -40,6 +41,8 @@ class SessionManager:
         self._config = config
         self._sessions: dict[str, GuildSession] = {}
         self._hooks = SessionHooks(closed=self._closed, fatal=on_fatal, first_audio=on_first_audio)
+        if may_rejoin is not None:  # with leases: only their holder sends opcode 4
+            self._hooks.may_rejoin = may_rejoin
 
     @property
     def active(self) -> int:

@@ -15,6 +15,7 @@ from voice_worker.errors import (
     VoiceConnectFailed,
     dave_required,
 )
+from voice_worker.voice_connection import DropHandler, RecoveringVoiceClient
 
 # The common base of voice and stage channels: what a bot can join.
 VocalChannel = VocalGuildChannel
@@ -61,11 +62,14 @@ def check_can_join(channel: VocalChannel, me: discord.Member | None) -> None:
         raise VoiceChannelUnavailable("channel_full", f"<#{channel.id}> is full.")
 
 
-async def connect(channel: VocalChannel, *, timeout_s: float) -> discord.VoiceClient:
+async def connect(
+    channel: VocalChannel, *, timeout_s: float, on_drop: DropHandler | None = None
+) -> discord.VoiceClient:
     """Join ``channel``; raises VoiceConnectFailed, or FatalConfigError on close 4017.
 
     reconnect=False: a refused handshake raises at once with its close code, instead of
     discord.py leaving and rejoining five times (4017, DAVE required, would never get better).
+    Closes once connected follow voice_connection.py: resumed there, or ``on_drop`` is told.
     """
     stale = channel.guild.voice_client
     if stale is not None:
@@ -74,7 +78,10 @@ async def connect(channel: VocalChannel, *, timeout_s: float) -> discord.VoiceCl
             await asyncio.wait_for(stale.disconnect(force=True), timeout=5)
     try:
         return await channel.connect(
-            cls=discord.VoiceClient, timeout=timeout_s, reconnect=False, self_deaf=True
+            cls=lambda client, where: RecoveringVoiceClient(client, where, on_drop=on_drop),
+            timeout=timeout_s,
+            reconnect=False,
+            self_deaf=True,
         )
     except discord.ConnectionClosed as exc:
         if exc.code == 4017:

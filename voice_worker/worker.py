@@ -32,6 +32,7 @@ from voice_worker.fleet_signals import FleetSignals
 from voice_worker.gateway_client import GatewayClient, RawInteractionSink
 from voice_worker.handlers import CommandHandlers
 from voice_worker.health import HealthServer
+from voice_worker.holding import HOLD_S
 from voice_worker.idempotency import HandledJobs, LedgerJobs, RecentJobs
 from voice_worker.identify import BackoffIdentifyGate, IdentifyGate
 from voice_worker.keeper import InboxCollector, Keeper
@@ -205,9 +206,10 @@ class Worker:
             on_fatal=self._on_fatal,
             on_first_audio=self.playback.record_ttfa,
             on_count_changed=self._on_sessions_changed,
+            may_rejoin=self.ownership.holds if self.ownership is not None else None,
         )
         handlers = CommandHandlers(client, self.sessions, self.sources)
-        jobs, routing = self.queue, None
+        jobs, routing, hold_s = self.queue, None, None
         if self.ownership is not None:
             self.takeovers = Takeovers(Resumer(client, self.sessions, self.store))
             routing = Routing(
@@ -222,6 +224,7 @@ class Worker:
                 wait_s = self.settings.worker_receive_wait_s
                 self.router = Router(self.queue, routing, receive_wait_s=wait_s)
                 jobs = self.inboxes.at(self.ownership.inbox_url)
+                hold_s = HOLD_S  # what this worker received shows again soon if it dies
                 collector = InboxCollector(
                     self.inboxes, self.state, routing, self.ownership.inbox_url
                 )
@@ -243,6 +246,7 @@ class Worker:
             max_attempts=self.settings.worker_max_attempts,
             receive_wait_s=self.settings.worker_receive_wait_s,
             admit=routing.admit if routing is not None else None,
+            hold_s=hold_s,
         )
         return client
 

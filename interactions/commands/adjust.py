@@ -1,10 +1,9 @@
 """Player commands with arguments (volume, seek, loop, remove, move, skipto, …): option parsing.
 
-These need the worker side, which does not handle them yet, so they are defined
-(commands/definitions.py) but not registered, and the router answers them with "not available
-yet". What is ready is turning a command's options into a validated `shared.jobs` player
-command, with the precise messages users get; wiring it to the queue waits for the worker to
-accept PlayerCommandJob (see shared/jobs.py).
+Turns a command's options into a validated `shared.jobs` player command, with the precise
+messages users get; commands/playback.py enqueues it as a PlayerCommandJob. A command is
+registered only once the worker handles it (shared.jobs.PLAYER_COMMANDS); until then the router
+answers it with "not available yet".
 """
 
 from __future__ import annotations

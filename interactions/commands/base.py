@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from shared.jobs import ControlJob, PlayJob
+from shared.jobs import AnyJob
 
 if TYPE_CHECKING:
     from interactions.context import Interaction
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 class JobSender(Protocol):
     """The only part of a JobQueue the front door uses (any JobQueue is one)."""
 
-    async def send(self, job: PlayJob | ControlJob) -> None:
+    async def send(self, job: AnyJob) -> None:
         """Durably enqueue a job (idempotent per job id)."""
 
     async def aclose(self) -> None:

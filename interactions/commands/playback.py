@@ -14,10 +14,11 @@ from typing import Literal
 import structlog
 
 from interactions import responses
+from interactions.commands.adjust import player_command
 from interactions.commands.base import Reply, Services
 from interactions.context import Interaction
 from interactions.validation import InvalidOption, validate_query
-from shared.jobs import ControlJob, PlayJob
+from shared.jobs import PLAYER_COMMANDS, AnyJob, ControlJob, PlayerCommandJob, PlayJob
 from shared.queue.base import QueueUnavailable
 
 log = structlog.get_logger(__name__)
@@ -36,7 +37,7 @@ PLAYER_STARTING = (
 _ANSWER_BY_S = 2.6
 
 
-async def _enqueue(services: Services, job: PlayJob | ControlJob, deferred: Reply) -> Reply:
+async def _enqueue(services: Services, job: AnyJob, deferred: Reply) -> Reply:
     try:
         # asyncio.timeout rather than wait_for: same bound, without a task per send.
         async with asyncio.timeout(services.enqueue_timeout_s):
@@ -106,6 +107,27 @@ async def control(services: Services, interaction: Interaction) -> Reply:
     return await _enqueue(services, job, Reply(responses.deferred_message(), "enqueued"))
 
 
+async def player(services: Services, interaction: Interaction) -> Reply:
+    """/loop, /volume, /skipto, …: check the options, enqueue a PlayerCommandJob and defer."""
+    if (interaction.command or "") not in PLAYER_COMMANDS:
+        return Reply(responses.ephemeral("I don't know that command."), "unknown_command")
+    try:
+        command = player_command(interaction)
+    except InvalidOption as exc:
+        return Reply(responses.ephemeral(str(exc)), "invalid_option")
+    assert interaction.guild_id is not None and interaction.channel_id is not None
+    job = PlayerCommandJob(
+        job_id=interaction.id,
+        guild_id=interaction.guild_id,
+        channel_id=interaction.channel_id,
+        application_id=interaction.application_id,
+        interaction_token=interaction.token,
+        requester=interaction.requester(),
+        command=command,
+    )
+    return await _enqueue(services, job, Reply(responses.deferred_message(), "enqueued"))
+
+
 async def component(services: Services, interaction: Interaction) -> Reply:
     """A player button (custom_id `player:<control>`): enqueue and acknowledge silently."""
     custom_id = interaction.custom_id or ""
@@ -133,5 +155,9 @@ async def autocomplete_query(services: Services, interaction: Interaction) -> Re
     return Reply(responses.autocomplete([(name, query.text)]), "autocomplete")
 
 
-COMMANDS_HANDLED = {"play": play, **{kind: control for kind in sorted(CONTROL_KINDS)}}
+COMMANDS_HANDLED = {
+    "play": play,
+    **{kind: control for kind in sorted(CONTROL_KINDS)},
+    **{name: player for name in sorted(PLAYER_COMMANDS)},
+}
 AUTOCOMPLETE = {"play": autocomplete_query}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from shared.jobs import ControlJob, MalformedJob, PlayJob, decode_job
+from shared.jobs import AnyJob, MalformedJob, decode_job
 
 
 class QueueUnavailable(RuntimeError):
@@ -21,7 +21,7 @@ class Delivery:
     body: str = field(repr=False)
     group_id: str
     receive_count: int
-    job: PlayJob | ControlJob | None
+    job: AnyJob | None
     error: str | None = None
     # Receives the job had in queues it was forwarded from (worker inboxes): receive_count
     # includes them, so a poison job's attempts stay bounded across forwards.
@@ -40,7 +40,7 @@ class Delivery:
     ) -> Delivery:
         """Build a delivery, keeping a malformed body as an error instead of raising."""
         try:
-            job: PlayJob | ControlJob | None = decode_job(body)
+            job: AnyJob | None = decode_job(body)
             error = None
         except MalformedJob as exc:
             job, error = None, str(exc)
@@ -59,7 +59,7 @@ class Delivery:
 class JobQueue(Protocol):
     """What the front door and the workers need from a queue of jobs."""
 
-    async def send(self, job: PlayJob | ControlJob) -> None:
+    async def send(self, job: AnyJob) -> None:
         """Durably enqueue a job; the same job id sent twice is enqueued once."""
 
     async def receive(

@@ -10,7 +10,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from shared.jobs import ControlJob, PlayJob, encode_job
+from shared.jobs import AnyJob, encode_job
 from shared.queue.base import Delivery
 
 
@@ -48,7 +48,7 @@ class InMemoryJobQueue:
         self._changed = asyncio.Event()
         self.dead_letters: list[tuple[str, str]] = []
 
-    async def send(self, job: PlayJob | ControlJob) -> None:
+    async def send(self, job: AnyJob) -> None:
         """Enqueue unless the same job id was sent within the dedup window."""
         now = self._clock()
         # Insertion order is send order: expired ids are all at the front, so pruning stops at

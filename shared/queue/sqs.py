@@ -12,14 +12,15 @@ from aiobotocore.session import get_session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from shared.jobs import ControlJob, PlayJob, encode_job
+from shared.jobs import AnyJob, encode_job
 from shared.queue.base import Delivery, QueueUnavailable
 
 log = structlog.get_logger(__name__)
 
 # SQS's own ceiling for a visibility change.
 _MAX_VISIBILITY_S = 43_200
-# A dead worker's in-flight inbox message comes back this soon for its successor.
+# An inbox's default visibility, for receives that set none (the worker's consumer sets a short
+# one and extends it while it holds a delivery: voice_worker/holding.py).
 INBOX_VISIBILITY_S = 60
 # Message attribute: receives in the inboxes a job was forwarded from (Delivery.prior_receives).
 PRIOR_RECEIVES = "prior_receives"
@@ -38,7 +39,7 @@ def inbox_prefix(jobs_queue_url: str) -> str:
     return inbox_name(jobs_queue_url, "").removesuffix(".fifo")
 
 
-def send_params(job: PlayJob | ControlJob, queue_url: str) -> dict[str, Any]:
+def send_params(job: AnyJob, queue_url: str) -> dict[str, Any]:
     """The SendMessage parameters for a job: pure, so the envelope is tested without SQS."""
     return {
         "QueueUrl": queue_url,
@@ -112,7 +113,7 @@ class SqsJobQueue:
                     self._client = await self._exit_stack.enter_async_context(creator)
         return self._client
 
-    async def send(self, job: PlayJob | ControlJob) -> None:
+    async def send(self, job: AnyJob) -> None:
         """Durably enqueue; SQS drops a repeat of the same job id within 5 minutes."""
         try:
             sqs = await self._sqs()

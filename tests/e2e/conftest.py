@@ -150,6 +150,7 @@ async def start_bot(started_fakes: list[FakeDiscord]) -> AsyncIterator[BotFactor
         guilds: int | Sequence[GuildSpec] = 1,
         embedded: bool = False,
         idle_disconnect_s: float = 300.0,
+        rate_limit_commands: int | None = None,
     ) -> Bot:
         fake = FakeDiscord(guilds=guilds)
         started_fakes.append(fake)
@@ -157,6 +158,8 @@ async def start_bot(started_fakes: list[FakeDiscord]) -> AsyncIterator[BotFactor
         settings = demo_settings(fake).model_copy(
             update={"worker_idle_disconnect_s": idle_disconnect_s}
         )
+        if rate_limit_commands is not None:  # tests sending many commands in a row
+            settings = settings.model_copy(update={"rate_limit_commands": rate_limit_commands})
         queue = InMemoryJobQueue()
         # Restored at teardown, so the next test (or another suite) starts from discord.com.
         restore = point_discord_py(fake.rest_base_url, fake.gateway_url)

@@ -231,6 +231,16 @@ async def test_help_answers_at_once_with_every_command(
         "/playlist",
         "/settings",
         "/help",
+        "/volume",
+        "/seek",
+        "/loop",
+        "/shuffle",
+        "/remove",
+        "/move",
+        "/clear",
+        "/skipto",
+        "/previous",
+        "/filter",
     ]
     assert await door.jobs() == []
 
