@@ -254,9 +254,15 @@ class SqsJobQueue:
             raise QueueUnavailable("the inbox could not be deleted") from exc
 
     async def forward(self, delivery: Delivery, queue_url: str, *, attempted: bool) -> None:
-        """Send the message as received to queue_url; the job id stays its dedup id."""
+        """Send the message as received to queue_url, deduplicated per source message.
+
+        The dedup id names the job AND the message it was forwarded from: forwarding the same
+        received message twice (a router died between forward and ack) is dropped by SQS, but
+        the same job may still enter an inbox again by another path within the 5 minute dedup
+        window (a -> b, b dies, its inbox is routed back to a) instead of being lost there.
+        """
         job = delivery.job
-        dedup = job.job_id if job is not None else delivery.message_id
+        dedup = f"{job.job_id}-{delivery.message_id}" if job is not None else delivery.message_id
         prior = delivery.receive_count - 1 if attempted else delivery.prior_receives
         try:
             sqs = await self._sqs()

@@ -221,3 +221,43 @@ async def _one(queue: SqsJobQueue, job: PlayJob) -> Delivery:
     await queue.send(job)
     (delivery,) = await queue.receive(wait_s=0)
     return delivery
+
+
+async def test_a_job_routed_back_to_an_inbox_it_left_is_not_deduplicated_away(
+    moto_server: MotoServer,
+) -> None:
+    # GIVEN a job forwarded from the shared queue to a's inbox, then on to b's (the guild moved)
+    queue_url, _ = moto_server.create_fifo_queue()
+    jobs = SqsJobQueue(queue_url, region=moto_server.region, endpoint_url=moto_server.endpoint_url)
+    try:
+        inbox_a_url = await jobs.create_inbox("a")
+        inbox_b_url = await jobs.create_inbox("b")
+        routed = await _one(jobs, play("7"))
+        first_message_id = routed.message_id
+        await jobs.forward(routed, inbox_a_url, attempted=False)
+        in_a_dedup = moto_server.client("sqs").receive_message(
+            QueueUrl=inbox_a_url,
+            VisibilityTimeout=0,
+            MessageSystemAttributeNames=["MessageDeduplicationId"],
+        )["Messages"][0]["Attributes"]["MessageDeduplicationId"]
+        in_a = (await jobs.at(inbox_a_url).receive(wait_s=0))[0]
+        await jobs.forward(in_a, inbox_b_url, attempted=False)
+        await jobs.at(inbox_a_url).ack(in_a)
+        # WHEN b dies and its inbox is routed back to a within SQS's 5 minute dedup window
+        in_b = (await jobs.at(inbox_b_url).receive(wait_s=0))[0]
+        await jobs.forward(in_b, inbox_a_url, attempted=False)
+        await jobs.forward(in_b, inbox_a_url, attempted=False)  # the sweeper retried: deduped
+        # THEN a's inbox holds the job again, exactly once, under a dedup id of its own: SQS
+        # keeps a dedup id for 5 minutes even after the first copy was deleted, so reusing the
+        # job id would have dropped it (moto forgets ids on delete, hence the id check)
+        sqs = moto_server.client("sqs")
+        back = sqs.receive_message(
+            QueueUrl=inbox_a_url,
+            MaxNumberOfMessages=10,
+            MessageSystemAttributeNames=["MessageDeduplicationId"],
+        )["Messages"]
+        assert len(back) == 1
+        dedup_ids = [in_a_dedup, back[0]["Attributes"]["MessageDeduplicationId"]]
+        assert dedup_ids == [f"7-{first_message_id}", f"7-{in_b.message_id}"]
+    finally:
+        await jobs.aclose()
