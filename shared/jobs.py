@@ -123,7 +123,7 @@ class FilterCommand(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     name: Literal["filter"] = "filter"
-    preset: Literal["none", "bassboost", "nightcore", "vaporwave", "8d"]
+    preset: Literal["none", "bassboost", "nightcore", "vaporwave", "karaoke", "8d"]
 
 
 PlayerCommand = Annotated[

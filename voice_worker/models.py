@@ -84,7 +84,7 @@ class NowPlaying(BaseModel):
 
 
 LoopMode = Literal["off", "track", "queue"]
-FilterPreset = Literal["none", "bassboost", "nightcore", "vaporwave", "8d"]
+FilterPreset = Literal["none", "bassboost", "nightcore", "vaporwave", "karaoke", "8d"]
 
 
 class PlayerSettings(BaseModel):

@@ -30,7 +30,7 @@ PlayerCommand = (
     | PlainCommand
     | FilterCommand
 )
-FILTER_PRESETS = ("none", "bassboost", "nightcore", "vaporwave", "8d")
+FILTER_PRESETS = ("none", "bassboost", "nightcore", "vaporwave", "karaoke", "8d")
 
 
 def player_command(interaction: Interaction, *, queue_length: int | None = None) -> PlayerCommand:

@@ -340,7 +340,7 @@ COMMANDS: Final[tuple[CommandSpec, ...]] = (
                     required=True,
                     choices=[
                         {"name": p, "value": p}
-                        for p in ("none", "bassboost", "nightcore", "vaporwave", "8d")
+                        for p in ("none", "bassboost", "nightcore", "vaporwave", "karaoke", "8d")
                     ],
                 )
             ],

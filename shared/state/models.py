@@ -102,7 +102,7 @@ class GuildSettings(_Frozen):
     max_track_length_s: int | None = Field(default=None, ge=1)
     idle_timeout_s: int = Field(default=300, ge=0, le=86_400)
     announce_channel_id: Snowflake | None = None
-    filter_preset: Literal["none", "bassboost", "nightcore", "vaporwave", "8d"] = "none"
+    filter_preset: Literal["none", "bassboost", "nightcore", "vaporwave", "karaoke", "8d"] = "none"
     normalize_loudness: bool = True
 
 

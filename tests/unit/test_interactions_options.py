@@ -164,7 +164,7 @@ def test_player_commands_become_validated_job_payloads(
         (
             "filter",
             {"preset": "robot"},
-            "Pick a filter: none, bassboost, nightcore, vaporwave, 8d.",
+            "Pick a filter: none, bassboost, nightcore, vaporwave, karaoke, 8d.",
         ),
         ("karaoke", {}, "I don't know that command. Try /help."),
     ],

@@ -27,6 +27,8 @@ PRESETS: Final[Mapping[str, str]] = MappingProxyType(
         "bassboost": "bass=g=8:f=110:w=0.6",
         "nightcore": "asetrate=48000*1.25,aresample=48000",
         "vaporwave": "asetrate=48000*0.8,aresample=48000",
+        # Vocals are usually mixed to the centre: cut the mid (L+R) signal, keep the sides.
+        "karaoke": "stereotools=mlev=0.015625",
         # The sound circling the listener's head: stereo panned by a slow (8 s) sine.
         "8d": "apulsator=hz=0.125",
         "loudnorm": "loudnorm=I=-16:TP=-1.5:LRA=11",
