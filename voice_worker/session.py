@@ -119,7 +119,8 @@ class GuildSession(PlayerCommands):
         self._tasks = BackgroundTasks(self._log)
         self._settings = PlayerSettings()
         self._history: deque[QueuedTrack] = deque(maxlen=HISTORY_KEPT)
-        self._rng = random.Random()  # noqa: S311  # nosec B311 - shuffling songs, not secrets
+        # Shuffling songs, not making secrets: a plain PRNG is right here.
+        self._rng = random.Random()  # noqa: S311  # nosec B311
 
     @property
     def state(self) -> SessionState:
