@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Literal
+from typing import Literal, TypedDict
 
 import structlog
 
@@ -18,7 +18,14 @@ from interactions.commands.adjust import player_command
 from interactions.commands.base import Reply, Services
 from interactions.context import Interaction
 from interactions.validation import InvalidOption, validate_query
-from shared.jobs import PLAYER_COMMANDS, AnyJob, ControlJob, PlayerCommandJob, PlayJob
+from shared.jobs import (
+    PLAYER_COMMANDS,
+    AnyJob,
+    ControlJob,
+    PlayerCommandJob,
+    PlayJob,
+    Requester,
+)
 from shared.queue.base import QueueUnavailable
 
 log = structlog.get_logger(__name__)
@@ -48,17 +55,32 @@ async def _enqueue(services: Services, job: AnyJob, deferred: Reply) -> Reply:
     return deferred
 
 
-def _control_job(interaction: Interaction, kind: ControlKind) -> ControlJob:
+class JobOrigin(TypedDict):
+    """The fields every job kind shares, taken from the interaction."""
+
+    job_id: str
+    guild_id: str
+    channel_id: str
+    application_id: str
+    interaction_token: str
+    requester: Requester
+
+
+def _job_origin(interaction: Interaction) -> JobOrigin:
+    """Where a job comes from and whom to answer: the fields every job kind shares."""
     assert interaction.guild_id is not None and interaction.channel_id is not None
-    return ControlJob(
+    return JobOrigin(
         job_id=interaction.id,
         guild_id=interaction.guild_id,
         channel_id=interaction.channel_id,
         application_id=interaction.application_id,
         interaction_token=interaction.token,
         requester=interaction.requester(),
-        kind=kind,
     )
+
+
+def _control_job(interaction: Interaction, kind: ControlKind) -> ControlJob:
+    return ControlJob(**_job_origin(interaction), kind=kind)
 
 
 async def play(services: Services, interaction: Interaction) -> Reply:
@@ -72,14 +94,8 @@ async def play(services: Services, interaction: Interaction) -> Reply:
         )
     except InvalidOption as exc:
         return Reply(responses.ephemeral(str(exc)), "invalid_option")
-    assert interaction.guild_id is not None and interaction.channel_id is not None
     job = PlayJob(
-        job_id=interaction.id,
-        guild_id=interaction.guild_id,
-        channel_id=interaction.channel_id,
-        application_id=interaction.application_id,
-        interaction_token=interaction.token,
-        requester=interaction.requester(),
+        **_job_origin(interaction),
         query=query.text,
         play_next=interaction.options.get("next") is True,
     )
@@ -115,16 +131,7 @@ async def player(services: Services, interaction: Interaction) -> Reply:
         command = player_command(interaction)
     except InvalidOption as exc:
         return Reply(responses.ephemeral(str(exc)), "invalid_option")
-    assert interaction.guild_id is not None and interaction.channel_id is not None
-    job = PlayerCommandJob(
-        job_id=interaction.id,
-        guild_id=interaction.guild_id,
-        channel_id=interaction.channel_id,
-        application_id=interaction.application_id,
-        interaction_token=interaction.token,
-        requester=interaction.requester(),
-        command=command,
-    )
+    job = PlayerCommandJob(**_job_origin(interaction), command=command)
     return await _enqueue(services, job, Reply(responses.deferred_message(), "enqueued"))
 
 
