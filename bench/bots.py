@@ -82,7 +82,7 @@ class OursBot:
         if not demux_in_process:
             # "Before", measured in the same run: the player as it was (one ffmpeg process and
             # one discord.py player thread per guild). A bench-only switch, not a setting.
-            session_module.VoiceClientPlayer = _thread_per_guild_player  # type: ignore[misc]
+            session_module.VoiceClientPlayer = _thread_per_guild_player  # type: ignore[attr-defined,assignment]
         self.queue = InMemoryJobQueue()
         self.worker = Worker(settings, queue=self.queue, sources=build_tracks(settings))
         self._task: asyncio.Task[int] | None = None
@@ -163,7 +163,7 @@ class BaselineBot:
         try:
             channel = self.client.get_channel(int(item["voice_channel_id"]))
             assert isinstance(channel, discord.VoiceChannel)
-            vc = await channel.connect(timeout=120.0)
+            vc: discord.VoiceClient = await channel.connect(timeout=120.0)
             if item.get("style") == "pcm":
                 source: discord.AudioSource = discord.FFmpegPCMAudio(item["url"])
             else:

@@ -162,7 +162,7 @@ def _worker_service(endpoint: str) -> str:
 
 def _summary(samples: list[dict[str, Any]]) -> dict[str, Any]:
     def median_ms(key: str) -> float:
-        return round(statistics.median(s[key] for s in samples) * 1000, 1)
+        return round(statistics.median(float(s[key]) for s in samples) * 1000, 1)
 
     return {
         "total_ms_median": median_ms("total_s"),

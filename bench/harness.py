@@ -180,7 +180,7 @@ class FakeProcess:
 
     async def deferred_interaction(self, guild_id: str, query: str) -> dict[str, Any]:
         """Mint a /play interaction and defer it, as the front door does before enqueueing."""
-        record = await self.control(
+        record: dict[str, Any] = await self.control(
             "POST",
             "/interactions",
             {"via": "none", "guild_id": guild_id, "name": "play", "options": {"query": query}},

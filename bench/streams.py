@@ -371,9 +371,14 @@ PLANS: dict[str, dict[str, Any]] = {
 }
 
 
-async def run(plan_name: str, log_dir: Path, only: list[str] | None = None) -> dict[str, Any]:
-    """Every series of a plan."""
-    plan = PLANS[plan_name]
+async def run(
+    plan_name: str,
+    log_dir: Path,
+    only: list[str] | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Every series of a plan (``overrides``: the plan's steps or window, from the command line)."""
+    plan = {**PLANS[plan_name], **(overrides or {})}
     tones = ToneFiles()
     await tones.start()
     results = []
@@ -412,9 +417,19 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer, smaller steps")
     parser.add_argument("--series", nargs="*", help="only these series")
     parser.add_argument("--log-dir", default="/tmp", help="where bot logs go")
+    parser.add_argument("--steps", type=int, nargs="+", help="passthrough steps (N streams)")
+    parser.add_argument("--transcode-steps", type=int, nargs="+", help="transcoding steps")
+    parser.add_argument("--window", type=float, help="seconds sampled per step")
     args = parser.parse_args()
     plan = "quick" if args.quick else "full"
-    report = asyncio.run(run(plan, Path(args.log_dir), args.series))
+    overrides: dict[str, Any] = {}
+    if args.steps:
+        overrides["passthrough"] = args.steps
+    if args.transcode_steps:
+        overrides["transcode"] = args.transcode_steps
+    if args.window:
+        overrides["window_s"] = args.window
+    report = asyncio.run(run(plan, Path(args.log_dir), args.series, overrides))
     sys.stdout.write(json.dumps(report, indent=2) + "\n")
 
 

@@ -197,8 +197,12 @@ class InteractionLedger:
         message_id: str | None = None,
         focused: str | None = None,
         locale: str = "en-US",
+        values: Sequence[str] | None = None,
     ) -> InteractionRecord:
-        """Create an interaction the way Discord would send it for ``user_id`` in ``guild``."""
+        """Create an interaction the way Discord would send it for ``user_id`` in ``guild``.
+
+        ``values``: a component interaction from a string select (type 3) with those choices.
+        """
         user_id = user_id or guild.human_user_id
         interaction_id = self._ids.next()
         token = _token_for(interaction_id)
@@ -244,6 +248,12 @@ class InteractionLedger:
             payload["data"] = data
         elif kind == InteractionType.MESSAGE_COMPONENT:
             payload["data"] = {"custom_id": custom_id, "component_type": 2}
+            if values is not None:
+                payload["data"] = {
+                    "custom_id": custom_id,
+                    "component_type": 3,
+                    "values": list(values),
+                }
             payload["message"] = self._component_message(channel.id, message_id)
         record = InteractionRecord(
             id=interaction_id,

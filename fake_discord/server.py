@@ -24,7 +24,7 @@ from fake_discord.rest import RestApi
 from fake_discord.tls import TlsMaterial, make_tls
 from fake_discord.udp import SUPPORTED_MODES, VoiceUdp
 from fake_discord.voice_gateway import VoiceGatewayServer
-from fake_discord.world import GuildSpec
+from fake_discord.world import GuildSpec, Member, Role, User, iso_now
 
 _log = logging.getLogger(__name__)
 
@@ -217,12 +217,40 @@ class FakeDiscord:
         guild: str | int | None = None,
         channel_id: str | bool | None = True,
         user_id: str | None = None,
+        *,
+        self_deaf: bool = False,
     ) -> None:
         """Move the seeded (or given) user into the guild's voice channel (``True``), another
-        channel by id, or out of voice (``None``); dispatches VOICE_STATE_UPDATE."""
+        channel by id, or out of voice (``None``), deafened with ``self_deaf``; dispatches
+        VOICE_STATE_UPDATE."""
         g = self.core.guild(guild)
         target = g.voice_channel_id if channel_id is True else channel_id or None
-        self.gateway.voice.move_user(g.id, target, user_id)
+        self.gateway.voice.move_user(g.id, target, user_id, self_deaf=self_deaf)
+
+    def add_member(
+        self,
+        guild: str | int | None = None,
+        *,
+        username: str = "listener",
+        role_ids: Sequence[str] = (),
+        bot: bool = False,
+    ) -> str:
+        """Add a member (not the owner: only @everyone's permissions and ``role_ids``); returns
+        the user id. Nothing is dispatched, as for a bot without the members intent: the bot
+        learns about the member from its voice state (``move_user``) or its interactions."""
+        g = self.core.guild(guild)
+        user = User(self.core.ids.next(), username, bot=bot)
+        g.members[user.id] = Member(user, list(role_ids), iso_now())
+        return user.id
+
+    def add_role(
+        self, guild: str | int | None = None, *, name: str = "DJ", permissions: int = 0
+    ) -> str:
+        """Add a role to a guild (for ``add_member``'s ``role_ids``); returns its id."""
+        g = self.core.guild(guild)
+        role_id = self.core.ids.next()
+        g.roles[role_id] = Role(role_id, name, permissions, position=len(g.roles))
+        return role_id
 
     def bot_voice_state(self, guild: str | int | None = None) -> JSON | None:
         """The bot's voice state in a guild: ``{channel_id, session_id, ...}`` or None."""
@@ -327,8 +355,12 @@ class FakeDiscord:
         custom_id: str = "button",
         message_id: str | None = None,
         focused: str | None = None,
+        values: Sequence[str] | None = None,
     ) -> InteractionRecord:
-        """Create (not deliver) an interaction; ``kind``: command, component or autocomplete."""
+        """Create (not deliver) an interaction; ``kind``: command, component or autocomplete.
+
+        ``values``: the choices of a string select (a component interaction of type 3).
+        """
         if isinstance(kind, str):
             kind = {
                 "command": InteractionType.APPLICATION_COMMAND,
@@ -344,6 +376,7 @@ class FakeDiscord:
             custom_id=custom_id,
             message_id=message_id,
             focused=focused,
+            values=values,
         )
 
     async def deliver_http(

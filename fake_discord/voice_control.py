@@ -138,8 +138,15 @@ class VoiceControl:
                 _log.info("voice state of guild %s dies with session %s", guild.id, session_id)
                 self._leave(guild, expect_client_close=False)
 
-    def move_user(self, guild_id: str, channel_id: str | None, user_id: str | None = None) -> None:
-        """Move a (human) user into a voice channel, or out of voice with ``None``."""
+    def move_user(
+        self,
+        guild_id: str,
+        channel_id: str | None,
+        user_id: str | None = None,
+        *,
+        self_deaf: bool = False,
+    ) -> None:
+        """Move a (human) user into a voice channel (deafened or not), or out with ``None``."""
         guild = self._core.guilds[guild_id]
         user_id = user_id or guild.human_user_id
         if user_id not in guild.members:
@@ -150,6 +157,6 @@ class VoiceControl:
             if channel_id not in guild.channels or guild.channels[channel_id].type != 2:
                 raise KeyError(f"{channel_id} is not a voice channel of guild {guild_id}")
             guild.voice_states[user_id] = VoiceState(
-                guild_id, user_id, channel_id, secrets.token_hex(16)
+                guild_id, user_id, channel_id, secrets.token_hex(16), self_deaf=self_deaf
             )
         self._dispatch_state(guild, user_id)

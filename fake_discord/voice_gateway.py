@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import secrets
@@ -43,6 +44,9 @@ class VoiceConnection:
     heartbeats: int = 0
     open: bool = True
     speaking_updates: list[JSON] = field(default_factory=list)
+    transport: asyncio.Transport | None = None
+    # Fault control: heartbeats are counted but not acknowledged (a zombied voice server).
+    acks_stalled: bool = False
 
     def send(self, op: int, data: Any, *, sequenced: bool = True) -> None:
         """Send a JSON op; v8 numbers server messages with ``seq`` for the client's seq_ack."""
@@ -94,6 +98,21 @@ class VoiceGatewayServer:
             if voice_conn.media is not None:
                 self._udp.media.pop(voice_conn.media.ssrc, None)
 
+    def drop_guild(self, guild_id: str) -> None:
+        """Fault control: cut a guild's open voice websockets without a close frame (the client
+        sees 1006); the voice session and its media stay, so a RESUME can work."""
+        for voice_conn in self.connections.get(guild_id, []):
+            if voice_conn.open and voice_conn.transport is not None:
+                voice_conn.open = False
+                voice_conn.transport.abort()
+
+    def stall_heartbeat_acks(self, guild_id: str) -> None:
+        """Fault control: a guild's open voice websockets stop answering heartbeats (and stay
+        open); media keeps flowing, as when only the voice server's websocket side hangs."""
+        for voice_conn in self.connections.get(guild_id, []):
+            if voice_conn.open:
+                voice_conn.acks_stalled = True
+
     def current_ear(self, guild_id: str) -> Ear | None:
         """The ear of the guild's latest connection (or latest reset)."""
         ears = self.ears.get(guild_id)
@@ -115,7 +134,7 @@ class VoiceGatewayServer:
         ws = web.WebSocketResponse(max_msg_size=0)
         await ws.prepare(request)
         conn = Connection(ws, compress=False)
-        voice_conn = VoiceConnection("", conn)
+        voice_conn = VoiceConnection("", conn, transport=request.transport)
         try:
             if request.query.get("v") != "8":
                 self._fail(
@@ -187,7 +206,8 @@ class VoiceGatewayServer:
         if not isinstance(data, dict) or "seq_ack" not in data:
             self._core.recorder.fail("voice", "v8 heartbeat without seq_ack", data)
             data = data if isinstance(data, dict) else {}
-        vc.send(6, {"t": data.get("t")}, sequenced=False)
+        if not vc.acks_stalled:
+            vc.send(6, {"t": data.get("t")}, sequenced=False)
 
     def _identify(self, vc: VoiceConnection, data: Any) -> bool:
         data = data if isinstance(data, dict) else {}

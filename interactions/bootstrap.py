@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import structlog
 from fastapi import FastAPI
@@ -18,9 +19,11 @@ from interactions.aws_http import AwsJsonClient
 from interactions.commands.base import JobSender
 from interactions.sqs_sender import SqsHttpSender
 from interactions.store_access import FrontDoorStore, open_front_door_store
-from interactions.wake import EcsScaler, HeartbeatReader, WorkerWaker
 from shared.logs import configure_logging
 from shared.settings import Settings, load_settings
+
+if TYPE_CHECKING:  # imported by build_waker: a cold start without waking does without it
+    from interactions.wake import WorkerWaker
 
 log = structlog.get_logger(__name__)
 
@@ -96,6 +99,8 @@ def build_waker(settings: Settings, environ: Mapping[str, str] | None = None) ->
     if credentials is None:
         log.warning("workers.wake_disabled", reason="no environment or container credentials")
         return None
+    from interactions.wake import EcsScaler, HeartbeatReader, WorkerWaker  # noqa: PLC0415
+
     endpoint = settings.aws_endpoint_url or None
     dynamodb = AwsJsonClient(
         service="dynamodb",

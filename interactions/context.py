@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +35,10 @@ class Interaction:
     options: Mapping[str, Any] = field(default_factory=dict)
     focused: str | None = None
     custom_id: str | None = None
+    # A select menu's chosen values (as the client sent them: never trusted).
+    values: tuple[str, ...] = ()
+    # The labels of those values' options in the message the menu sits on (our own message).
+    value_labels: tuple[str, ...] = ()
     # "list" for `/playlist list`; "group sub" for a subcommand in a group.
     subcommand: str | None = None
 
@@ -60,6 +65,18 @@ class Interaction:
 def _str(payload: Mapping[str, Any], key: str) -> str | None:
     value = payload.get(key)
     return value if isinstance(value, str) and value else None
+
+
+_SNOWFLAKE = re.compile(r"[0-9]{1,20}")
+
+
+def _snowflake(payload: Mapping[str, Any], key: str) -> str | None:
+    """An id field: absent is None, anything but a snowflake is malformed (jobs carry these
+    ids and refuse other values: found by the long fuzz run, a 200 apology instead of a 400)."""
+    value = _str(payload, key)
+    if value is not None and not _SNOWFLAKE.fullmatch(value):
+        raise MalformedInteraction(f"{key} is not a snowflake")
+    return value
 
 
 _SUB_COMMAND = 1
@@ -95,6 +112,34 @@ def _flatten_options(options: object) -> tuple[dict[str, Any], str | None, str |
     return values, focused, " ".join(path) or None
 
 
+_MAX_VALUES = 25  # a select menu offers at most 25 options
+
+
+def _values(raw: object) -> tuple[str, ...]:
+    """A select menu's values; anything that is not a list of strings counts as none."""
+    if not isinstance(raw, list):
+        return ()
+    return tuple(value for value in raw[:_MAX_VALUES] if isinstance(value, str))
+
+
+def _labels(message: object, custom_id: str | None, values: tuple[str, ...]) -> tuple[str, ...]:
+    """The labels of the chosen options, read from the select menu in the message."""
+    if not values or not isinstance(message, dict):
+        return ()
+    labels: dict[str, str] = {}
+    rows = message.get("components")
+    for row in rows[:5] if isinstance(rows, list) else ():
+        items = row.get("components") if isinstance(row, dict) else None
+        for item in items[:5] if isinstance(items, list) else ():
+            if not isinstance(item, dict) or item.get("custom_id") != custom_id:
+                continue
+            options = item.get("options")
+            for option in options[:_MAX_VALUES] if isinstance(options, list) else ():
+                if isinstance(option, dict) and isinstance(option.get("label"), str):
+                    labels[str(option.get("value"))] = option["label"]
+    return tuple(labels.get(value, "") for value in values)
+
+
 def parse_interaction(payload: object) -> Interaction:
     """Build an Interaction from decoded JSON, or raise MalformedInteraction."""
     if not isinstance(payload, dict):
@@ -106,8 +151,8 @@ def parse_interaction(payload: object) -> Interaction:
         kind = InteractionType(raw_type)
     except ValueError:
         raise MalformedInteraction(f"unknown interaction type {raw_type}") from None
-    interaction_id = _str(payload, "id")
-    application_id = _str(payload, "application_id")
+    interaction_id = _snowflake(payload, "id")
+    application_id = _snowflake(payload, "application_id")
     token = _str(payload, "token")
     if interaction_id is None or application_id is None:
         raise MalformedInteraction("interaction id or application id missing")
@@ -121,6 +166,7 @@ def parse_interaction(payload: object) -> Interaction:
     data = payload.get("data") if isinstance(payload.get("data"), dict) else {}
     assert isinstance(data, dict)
     options, focused, subcommand = _flatten_options(data.get("options"))
+    values = _values(data.get("values"))
     display = (
         (_str(member, "nick") if member else None)
         or _str(user, "global_name")
@@ -132,15 +178,21 @@ def parse_interaction(payload: object) -> Interaction:
         application_id=application_id,
         type=kind,
         token=token or "",
-        guild_id=_str(payload, "guild_id"),
-        channel_id=_str(payload, "channel_id"),
-        user_id=_str(user, "id"),
+        guild_id=_snowflake(payload, "guild_id"),
+        channel_id=_snowflake(payload, "channel_id"),
+        user_id=_snowflake(user, "id"),
         display_name=display,
-        role_ids=tuple(r for r in roles if isinstance(r, str)) if isinstance(roles, list) else (),
+        role_ids=(
+            tuple(r for r in roles if isinstance(r, str) and _SNOWFLAKE.fullmatch(r))
+            if isinstance(roles, list)
+            else ()
+        ),
         permissions=(_str(member, "permissions") if member else None) or "0",
         command=_str(data, "name"),
         options=options,
         focused=focused,
         custom_id=_str(data, "custom_id"),
+        values=values,
+        value_labels=_labels(payload.get("message"), _str(data, "custom_id"), values),
         subcommand=subcommand,
     )

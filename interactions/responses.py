@@ -9,6 +9,8 @@ from interactions.discord_types import MessageFlags, ResponseType
 # Discord's limits for autocomplete results.
 MAX_CHOICES = 25
 MAX_CHOICE_NAME = 100
+# Discord documents string choice values as at most 100 characters (its OpenAPI spec is looser).
+MAX_CHOICE_VALUE = 100
 MAX_CONTENT = 2000
 
 JsonObject = dict[str, Any]
@@ -19,9 +21,15 @@ def pong() -> JsonObject:
     return {"type": ResponseType.PONG.value}
 
 
-def deferred_message() -> JsonObject:
-    """'The bot is thinking': the worker edits this message through the follow-up webhook."""
-    return {"type": ResponseType.DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE.value}
+def deferred_message(*, ephemeral: bool = False) -> JsonObject:
+    """'The bot is thinking': the worker edits this message through the follow-up webhook.
+
+    ephemeral: the message (and what the worker puts there) is seen by the user alone.
+    """
+    body: JsonObject = {"type": ResponseType.DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE.value}
+    if ephemeral:
+        body["data"] = {"flags": MessageFlags.EPHEMERAL.value}
+    return body
 
 
 def deferred_update() -> JsonObject:
@@ -69,6 +77,17 @@ def update_message(embed: JsonObject, components: list[JsonObject]) -> JsonObjec
     }
 
 
+def update_content(content: str, components: list[JsonObject] | None = None) -> JsonObject:
+    """Replace the text of the message a component sits on (type 7), and its components."""
+    data: JsonObject = {
+        "content": truncate(content, MAX_CONTENT),
+        "allowed_mentions": {"parse": []},
+    }
+    if components is not None:
+        data["components"] = components
+    return {"type": ResponseType.UPDATE_MESSAGE.value, "data": data}
+
+
 def button(custom_id: str, label: str, *, style: int = 2, disabled: bool = False) -> JsonObject:
     """A button (style 1 primary, 2 secondary, 4 danger) that sends custom_id back to us."""
     return {
@@ -86,13 +105,17 @@ def action_row(*buttons: JsonObject) -> JsonObject:
 
 
 def autocomplete(choices: list[tuple[str, str]]) -> JsonObject:
-    """Autocomplete suggestions as (name, value) pairs, cut to Discord's limits."""
+    """Autocomplete suggestions as (name, value) pairs, cut to Discord's limits.
+
+    A value can't be cut (it is what gets submitted), so a too-long one is left out.
+    """
+    fitting = [(name, value) for name, value in choices if len(value) <= MAX_CHOICE_VALUE]
     return {
         "type": ResponseType.APPLICATION_COMMAND_AUTOCOMPLETE_RESULT.value,
         "data": {
             "choices": [
                 {"name": truncate(name, MAX_CHOICE_NAME), "value": value}
-                for name, value in choices[:MAX_CHOICES]
+                for name, value in fitting[:MAX_CHOICES]
             ]
         },
     }

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 from interactions import permissions, responses
 from interactions.commands import help as help_commands
-from interactions.commands import history, playback, playlists, status
+from interactions.commands import history, playback, playlists, search, status
 from interactions.commands import settings as settings_commands
 from interactions.commands.base import Handler, Reply, Services
 from interactions.commands.definitions import SPECS, Access
@@ -31,6 +31,7 @@ DEFAULT_COMMANDS: Mapping[str, Handler] = {
     **status.COMMANDS_HANDLED,
     **history.COMMANDS_HANDLED,
     **playlists.COMMANDS_HANDLED,
+    **search.COMMANDS_HANDLED,
     **settings_commands.COMMANDS_HANDLED,
 }
 DEFAULT_AUTOCOMPLETE: Mapping[str, Handler] = {
@@ -41,13 +42,15 @@ DEFAULT_AUTOCOMPLETE: Mapping[str, Handler] = {
 DEFAULT_COMPONENTS: Mapping[str, Handler] = {
     playback.COMPONENT_PREFIX.rstrip(":"): playback.component,
     status.QUEUE_PAGE_PREFIX.rstrip(":"): status.queue_page,
+    search.COMPONENT_PREFIX.rstrip(":"): search.choose,
 }
 
 
 def component_access(custom_id: str) -> Access:
     """A player button obeys the rule of the command it stands for (`player:stop` as /stop)."""
     prefix, _, action = custom_id.partition(":")
-    spec = SPECS.get(action) if prefix == playback.COMPONENT_PREFIX.rstrip(":") else None
+    command = action.partition(":")[0]  # `player:loop:track` stands for /loop
+    spec = SPECS.get(command) if prefix == playback.COMPONENT_PREFIX.rstrip(":") else None
     return spec.access if spec is not None else Access.EVERYONE
 
 

@@ -15,7 +15,7 @@ import structlog
 
 if TYPE_CHECKING:
     from shared.settings import Settings
-    from shared.state import GuildSettings, GuildState, Playlist, StateStore
+    from shared.state import GuildSettings, GuildState, Playlist, QueuedTrack, StateStore
 
 log = structlog.get_logger(__name__)
 
@@ -100,6 +100,28 @@ class FrontDoorStore:
             "get_playlist", lambda s: s.get_playlist(guild_id, name)
         )
         return found
+
+    async def save_playlist(
+        self,
+        guild_id: str,
+        name: str,
+        tracks: tuple[QueuedTrack, ...],
+        *,
+        created_by: str,
+        only_creator: bool = False,
+    ) -> bool:
+        """Save (or replace) a playlist; at most the store's queue bound of tracks.
+
+        only_creator: only if the name is free or the stored one is created_by's (one
+        conditional write); False when it was not saved.
+        """
+        from shared.state import Playlist  # noqa: PLC0415
+
+        playlist = Playlist(guild_id=guild_id, name=name, tracks=tracks, created_by=created_by)
+        saved: bool = await self._run(
+            "save_playlist", lambda s: s.save_playlist(playlist, only_creator=only_creator)
+        )
+        return saved
 
     async def delete_playlist(self, guild_id: str, name: str) -> bool:
         """Delete a playlist; False if there was none."""

@@ -3,9 +3,10 @@
 Target tracking cannot scale the ECS service up from zero, so when a play job is on the queue
 and no worker heartbeat is alive, the front door raises the service's desired count to
 max(current, 1) itself. It reads the heartbeat items of the state table (the layout of
-shared.state.dynamodb_items: partition WORKERS, TTL attribute expires_at) and calls ECS with
-the same signed JSON client as the SQS sender. Waking never fails a command: errors are
-logged and the queue-depth alarm in infra/ is the backstop.
+shared.state.dynamodb_items: partition WORKERS, TTL attribute expires_at), decides with
+shared.scaling.decide_wake and calls ECS with the same signed JSON client as the SQS sender.
+Waking never fails a command: errors are logged and the queue-depth alarm in infra/ is the
+backstop.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 import structlog
 
 from interactions.aws_http import AwsJsonClient
-from shared.scaling import WakeFailed, WakeResult
+from shared.scaling import WakeFailed, WakeResult, decide_wake
 
 log = structlog.get_logger(__name__)
 
@@ -57,8 +58,8 @@ class HeartbeatReader:
         self._table = table
         self._clock = clock
 
-    async def latest_expiry(self) -> float | None:
-        """The furthest expiry of an unexpired heartbeat, or None when no worker is alive."""
+    async def expiries(self) -> list[float]:
+        """The expiries (epoch seconds) of the heartbeats not yet expired."""
         params: dict[str, Any] = {
             "TableName": self._table,
             "KeyConditionExpression": "PK = :pk",
@@ -71,20 +72,19 @@ class HeartbeatReader:
             },
             "ConsistentRead": True,
         }
+        expiries: list[float] = []
         for _ in range(_MAX_PAGES):
             answer = await self._client.call("Query", params)
-            expiries = [
+            expiries += [
                 float(item[TTL_ATTRIBUTE]["N"])
                 for item in answer.get("Items", [])
                 if TTL_ATTRIBUTE in item
             ]
-            if expiries:
-                return max(expiries)
             last = answer.get("LastEvaluatedKey")
             if not last:
-                return None
+                break
             params["ExclusiveStartKey"] = last
-        return None
+        return expiries
 
     async def aclose(self) -> None:
         """Close the connection."""
@@ -162,9 +162,9 @@ class WorkerWaker:
         now = self._clock()
         if now < self._alive_until:
             return WakeOutcome.WORKER_ALIVE
-        expiry = await self._heartbeats.latest_expiry()
-        if expiry is not None:
-            self._alive_until = expiry
+        decision = decide_wake(heartbeat_expiries=await self._heartbeats.expiries(), now=now)
+        if not decision.wake:
+            self._alive_until = decision.alive_until or now
             self._woken_at = None
             return WakeOutcome.WORKER_ALIVE
         if self._woken_at is not None and now - self._woken_at < self._recent_wake_s:

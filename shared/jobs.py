@@ -65,6 +65,25 @@ class ControlJob(JobBase):
     kind: Literal["skip", "stop", "pause", "resume", "leave"]
 
 
+# New kinds are added without a schema_version bump: the version changes only when a field
+# of an existing kind changes meaning. A kind is sent only for a registered command, and a
+# command is registered only once its job is in WORKER_COMMANDS (see below).
+
+
+class SearchJob(JobBase):
+    """Search for the query and offer the top results in a select menu (/search)."""
+
+    kind: Literal["search"] = "search"
+    query: str = Field(min_length=1, max_length=2000)
+
+
+class PlaylistLoadJob(JobBase):
+    """Append a saved playlist's tracks to the queue (/playlist load, /play playlist:<name>)."""
+
+    kind: Literal["playlist_load"] = "playlist_load"
+    name: str = Field(min_length=1, max_length=100)
+
+
 # Player commands with arguments. The front door validates them (1-based indexes, volume
 # 0-150, …) and defines their slash commands, but registers a command only once its name is in
 # WORKER_COMMANDS: a name is added there when the worker handles it.
@@ -126,6 +145,14 @@ class FilterCommand(BaseModel):
     preset: Literal["none", "bassboost", "nightcore", "vaporwave", "karaoke", "8d"]
 
 
+class ToggleCommand(BaseModel):
+    """autoplay / 247: turn a guild's player feature on or off (kept in its settings)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    name: Literal["autoplay", "247"]
+    enabled: bool
+
+
 PlayerCommand = Annotated[
     VolumeCommand
     | SeekCommand
@@ -133,7 +160,8 @@ PlayerCommand = Annotated[
     | IndexCommand
     | MoveCommand
     | PlainCommand
-    | FilterCommand,
+    | FilterCommand
+    | ToggleCommand,
     Field(discriminator="name"),
 ]
 
@@ -161,8 +189,13 @@ class UnsupportedCommandJob(JobBase):
     command: CommandName
 
 
-AnyJob = PlayJob | ControlJob | PlayerCommandJob | UnsupportedCommandJob
-Job = Annotated[PlayJob | ControlJob | PlayerCommandJob, Field(discriminator="kind")]
+AnyJob = (
+    PlayJob | ControlJob | PlayerCommandJob | SearchJob | PlaylistLoadJob | UnsupportedCommandJob
+)
+Job = Annotated[
+    PlayJob | ControlJob | PlayerCommandJob | SearchJob | PlaylistLoadJob,
+    Field(discriminator="kind"),
+]
 # Player command names the worker handles (the rest stay unregistered: see above).
 PLAYER_COMMANDS: frozenset[str] = frozenset(
     {
@@ -176,13 +209,17 @@ PLAYER_COMMANDS: frozenset[str] = frozenset(
         "volume",
         "seek",
         "filter",
+        "autoplay",
+        "247",
     }
 )
 WORKER_COMMANDS: frozenset[str] = frozenset(
-    {"play", "skip", "stop", "pause", "resume", "leave", *PLAYER_COMMANDS}
+    {"play", "skip", "stop", "pause", "resume", "leave", "search", *PLAYER_COMMANDS}
 )
 
-_JOB_ADAPTER: TypeAdapter[PlayJob | ControlJob | PlayerCommandJob] = TypeAdapter(Job)
+_JOB_ADAPTER: TypeAdapter[PlayJob | ControlJob | PlayerCommandJob | SearchJob | PlaylistLoadJob] = (
+    TypeAdapter(Job)
+)
 # Every name of the PlayerCommand union: a known name with bad arguments is malformed.
 _KNOWN_COMMANDS = frozenset(
     name
@@ -194,9 +231,55 @@ _KNOWN_COMMANDS = frozenset(
         MoveCommand,
         PlainCommand,
         FilterCommand,
+        ToggleCommand,
     )
     for name in get_args(model.model_fields["name"].annotation)
 )
+
+
+class JobEnvelope(BaseModel):
+    """What a job of any kind and version carries to answer its interaction.
+
+    Read from a body that is not a job this version understands (a kind added by a newer
+    front door during a rolling deploy): the worker can still complete the user's deferred
+    reply before it dead-letters the message.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    job_id: Snowflake
+    guild_id: Snowflake
+    application_id: Snowflake
+    interaction_token: str = Field(repr=False, min_length=1, max_length=1000)
+    kind: str = Field(default="", max_length=64)
+    schema_version: int = 1
+    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+    def log_fields(self) -> dict[str, str]:
+        """Identifiers to bind to log lines (never the token)."""
+        return {"job_id": self.job_id, "guild_id": self.guild_id, "kind": self.kind}
+
+    @property
+    def from_newer_version(self) -> bool:
+        """Whether the job is of a kind or schema this version doesn't know (vs. one it
+        knows with invalid fields)."""
+        return self.kind not in JOB_KINDS or self.schema_version != SCHEMA_VERSION
+
+
+# Every kind this version decodes.
+JOB_KINDS: frozenset[str] = frozenset(
+    kind
+    for model in (PlayJob, ControlJob, PlayerCommandJob, SearchJob, PlaylistLoadJob)
+    for kind in get_args(model.model_fields["kind"].annotation)
+)
+
+
+def decode_envelope(body: str | bytes) -> JobEnvelope | None:
+    """The envelope of a body decode_job refused, or None when even that is missing."""
+    try:
+        return JobEnvelope.model_validate_json(body)
+    except ValidationError:
+        return None
 
 
 def encode_job(job: AnyJob) -> str:

@@ -4,12 +4,14 @@ Listed in ``tests/conftest.py`` ``pytest_plugins``. The server runs in a thread 
 event loop) so it is shared by the whole session and by sync and async tests alike.
 
 Endpoints (all GET/HEAD):
-- ``/tone/{freq}-{duration}.{fmt}``: a sine tone, generated once with ffmpeg; Range supported.
+- ``/tone/{freq}-{duration}.{fmt}[?gain=dB]``: a sine tone, generated once with ffmpeg (at
+  -18 dBFS RMS, plus ``gain`` dB); Range supported.
   ``fmt``: ``webm`` (Opus in WebM), ``ogg`` (Opus in Ogg), ``mp3``, ``m4a`` (AAC in MP4).
 - ``/redirect?to=URL``: 302 to ``URL``; ``/redirect-loop``: redirects to itself forever.
 - ``/page?src=URL[&src=URL2...]``: an HTML page with one ``<audio src>`` per URL (yt-dlp's
   generic HTML5 path; several make a playlist).
 - ``/playlist.m3u8?src=URL``: an HLS playlist whose one segment is ``URL``.
+- ``/many?n=N&d=SECONDS``: an HTML page with N ``<audio>`` tones (a big playlist, short link).
 - ``/hang``: reads the request and never answers.
 - ``/hang-body``: sends 200 headers, then never sends the body.
 - anything else: 404.
@@ -58,8 +60,11 @@ class RequestRecord:
     headers: dict[str, str]
 
 
-def generate_tone(path: Path, freq: int, duration_s: float, fmt: str) -> Path:
-    """Write a sine tone of ``freq`` Hz lasting ``duration_s`` to ``path`` with ffmpeg."""
+def generate_tone(
+    path: Path, freq: int, duration_s: float, fmt: str, *, gain_db: float = 0.0
+) -> Path:
+    """Write a sine tone of ``freq`` Hz lasting ``duration_s`` to ``path`` with ffmpeg, at
+    ffmpeg's sine level (-18 dBFS RMS) plus ``gain_db``."""
     encoder_args, _ = TONE_FORMATS[fmt]
     ffmpeg = shutil.which("ffmpeg")
     if ffmpeg is None:
@@ -75,7 +80,8 @@ def generate_tone(path: Path, freq: int, duration_s: float, fmt: str) -> Path:
             "-f",
             "lavfi",
             "-i",
-            f"sine=frequency={freq}:duration={duration_s}",
+            f"sine=frequency={freq}:duration={duration_s}"
+            + (f",volume={gain_db:g}dB" if gain_db else ""),
             "-ac",
             "2",
             "-ar",
@@ -155,11 +161,15 @@ class ToneServer:
         self._thread.join(timeout=5)
 
     # --- URLs -----------------------------------------------------------------------------
-    def url(self, freq: int = 440, duration: float = 3.0, fmt: str = "webm") -> str:
-        """URL of a tone; the file is generated on first request (or by :meth:`file`)."""
+    def url(
+        self, freq: int = 440, duration: float = 3.0, fmt: str = "webm", *, gain_db: float = 0.0
+    ) -> str:
+        """URL of a tone (``gain_db`` louder or quieter than the default level); the file is
+        generated on first request (or by :meth:`file`)."""
         if fmt not in TONE_FORMATS:
             raise ValueError(f"unknown tone format {fmt!r}; known: {sorted(TONE_FORMATS)}")
-        return f"{self.base_url}/tone/{freq}-{duration:g}.{fmt}"
+        gain = f"?gain={gain_db:g}" if gain_db else ""
+        return f"{self.base_url}/tone/{freq}-{duration:g}.{fmt}{gain}"
 
     def redirect_url(self, to: str) -> str:
         """URL answering 302 with ``Location: to``."""
@@ -173,6 +183,10 @@ class ToneServer:
         """URL of an HTML page embedding one ``<audio src=...>`` per ``srcs``."""
         query = "&".join(f"src={quote(src, safe='')}" for src in srcs)
         return f"{self.base_url}/page?{query}"
+
+    def many_url(self, count: int, *, duration: float = 1.0) -> str:
+        """URL of a page embedding ``count`` different tones (one playlist of that length)."""
+        return f"{self.base_url}/many?n={count}&d={duration:g}"
 
     def playlist_url(self, src: str) -> str:
         """URL of an HLS playlist listing ``src`` as its only segment."""
@@ -191,15 +205,18 @@ class ToneServer:
         return f"{self.base_url}/hang-body"
 
     # --- files and request log ------------------------------------------------------------
-    def file(self, freq: int = 440, duration: float = 3.0, fmt: str = "webm") -> Path:
+    def file(
+        self, freq: int = 440, duration: float = 3.0, fmt: str = "webm", *, gain_db: float = 0.0
+    ) -> Path:
         """Local path of a tone (generated once per session)."""
         if fmt not in TONE_FORMATS:
             raise ValueError(f"unknown tone format {fmt!r}")
-        path = self._cache_dir / f"tone-{freq}-{duration:g}.{fmt}"
+        gain = f"-{gain_db:g}db" if gain_db else ""
+        path = self._cache_dir / f"tone-{freq}-{duration:g}{gain}.{fmt}"
         with self._files_lock:
             if not path.exists():
                 tmp = path.with_name(f"{path.stem}.part.{fmt}")
-                generate_tone(tmp, freq, duration, fmt)
+                generate_tone(tmp, freq, duration, fmt, gain_db=gain_db)
                 tmp.rename(path)
         return path
 
@@ -269,6 +286,19 @@ def _make_handler(server: ToneServer) -> type[BaseHTTPRequestHandler]:
                 ).encode()
                 self._send_bytes(body, "text/html; charset=utf-8", head=head)
                 return
+            if split.path == "/many" and "n" in query:
+                count = min(int(query["n"][0]), 1000)
+                duration = float(query.get("d", ["1"])[0])
+                players = "".join(
+                    f'<audio controls src="/tone/{200 + 5 * i}-{duration:g}.webm"></audio>'
+                    for i in range(count)
+                )
+                body = (
+                    "<!DOCTYPE html><html><head><title>Many tones</title></head>"
+                    f"<body>{players}</body></html>"
+                ).encode()
+                self._send_bytes(body, "text/html; charset=utf-8", head=head)
+                return
             if split.path == "/playlist.m3u8" and "src" in query:
                 body = (
                     "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:10\n"
@@ -278,7 +308,10 @@ def _make_handler(server: ToneServer) -> type[BaseHTTPRequestHandler]:
                 return
             match = _TONE_PATH.match(split.path)
             if match and match["fmt"] in TONE_FORMATS:
-                path = server.file(int(match["freq"]), float(match["dur"]), match["fmt"])
+                gain = float((query.get("gain") or ["0"])[0])
+                path = server.file(
+                    int(match["freq"]), float(match["dur"]), match["fmt"], gain_db=gain
+                )
                 self._send_bytes(path.read_bytes(), TONE_FORMATS[match["fmt"]][1], head=head)
                 return
             self._send_bytes(b"not found", "text/plain", head=head, status=404)

@@ -36,7 +36,9 @@ class MotoServer:
         """A boto3 client against this server (set-up and assertions only)."""
         return boto3.client(service, region_name=self.region, endpoint_url=self.endpoint_url)
 
-    def create_fifo_queue(self, *, max_receives: int = 5) -> tuple[str, str]:
+    def create_fifo_queue(
+        self, *, max_receives: int = 5, visibility_timeout_s: int = 30
+    ) -> tuple[str, str]:
         """A jobs FIFO queue with a FIFO DLQ and redrive policy, as deployed; returns both URLs."""
         sqs = self.client("sqs")
         name = uuid.uuid4().hex[:12]
@@ -50,7 +52,7 @@ class MotoServer:
             QueueName=f"jobs-{name}.fifo",
             Attributes={
                 "FifoQueue": "true",
-                "VisibilityTimeout": "30",
+                "VisibilityTimeout": str(visibility_timeout_s),
                 "RedrivePolicy": (
                     f'{{"deadLetterTargetArn": "{dlq_arn}", "maxReceiveCount": "{max_receives}"}}'
                 ),
@@ -87,18 +89,41 @@ def _serialise_dynamodb_writes(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(DynamoDBBackend, name, locked(getattr(DynamoDBBackend, name)))
 
 
+class MotoProcess:
+    """A moto server bound to one port that can be stopped and started again on it.
+
+    moto keeps its state in the process, so what was stored before a stop is there after the
+    next start, as with the real services during an outage (tests/faults/test_aws_outage.py).
+    """
+
+    def __init__(self) -> None:
+        self.server = MotoServer(endpoint_url=f"http://127.0.0.1:{_free_port()}")
+        self._running: ThreadedMotoServer | None = None
+
+    def start(self) -> None:
+        """Serve on the port (again)."""
+        port = int(self.server.endpoint_url.rsplit(":", 1)[1])
+        self._running = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        self._running.start()
+
+    def stop(self) -> None:
+        """Stop serving; requests fail to connect until the next start."""
+        if self._running is not None:
+            self._running.stop()
+            self._running = None
+
+
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[MotoServer]:
     """One moto server per session; tests isolate themselves with uniquely named resources."""
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    process = MotoProcess()
     with pytest.MonkeyPatch.context() as monkeypatch:
         _serialise_dynamodb_writes(monkeypatch)
-        server.start()
+        process.start()
         try:
-            yield MotoServer(endpoint_url=f"http://127.0.0.1:{port}")
+            yield process.server
         finally:
-            server.stop()
+            process.stop()
 
 
 @pytest.fixture(autouse=True)

@@ -26,7 +26,7 @@ from fake_discord.spec import OpenApiSpec, RouteMatch
 from interactions.app import create_app
 from interactions.bootstrap import build_job_sender, build_store, build_waker
 from interactions.lambda_entry import Container, build_container
-from shared.jobs import ControlJob, PlayJob
+from shared.jobs import AnyJob
 from shared.queue import InMemoryJobQueue
 from shared.settings import Settings
 
@@ -214,7 +214,7 @@ class Door(Protocol):
 
     async def post(self, body: bytes, headers: dict[str, str]) -> Answer: ...
 
-    async def jobs(self) -> list[PlayJob | ControlJob]: ...
+    async def jobs(self) -> list[AnyJob]: ...
 
 
 def _decode(status: int, raw: bytes, headers: dict[str, str]) -> Answer:
@@ -228,8 +228,8 @@ def _decode(status: int, raw: bytes, headers: dict[str, str]) -> Answer:
     return Answer(status, body, headers)
 
 
-async def _drain(queue: InMemoryJobQueue) -> list[PlayJob | ControlJob]:
-    jobs: list[PlayJob | ControlJob] = []
+async def _drain(queue: InMemoryJobQueue) -> list[AnyJob]:
+    jobs: list[AnyJob] = []
     while batch := await queue.receive(wait_s=0):
         for delivery in batch:
             assert delivery.job is not None
@@ -255,7 +255,7 @@ class AsgiDoor:
         response = await self.client.post("/interactions", content=body, headers=headers)
         return _decode(response.status_code, response.content, dict(response.headers))
 
-    async def jobs(self) -> list[PlayJob | ControlJob]:
+    async def jobs(self) -> list[AnyJob]:
         assert isinstance(self.queue, InMemoryJobQueue)
         return await _drain(self.queue)
 
@@ -296,7 +296,7 @@ class LambdaDoor:
         data = base64.b64decode(raw) if result.get("isBase64Encoded") else raw.encode()
         return _decode(result["statusCode"], data, result.get("headers", {}))
 
-    async def jobs(self) -> list[PlayJob | ControlJob]:
+    async def jobs(self) -> list[AnyJob]:
         queue = self.container.front_door.queue
         assert isinstance(queue, InMemoryJobQueue)
         return await self.runtime.call(self.container.loop.run_until_complete, _drain(queue))

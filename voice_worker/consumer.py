@@ -15,16 +15,27 @@ from typing import Protocol
 
 import structlog
 
-from shared.jobs import AnyJob
+from shared.jobs import AnyJob, decode_envelope
 from shared.queue import Delivery, JobQueue, QueueUnavailable
 from shared.state import JobClaim, StoreUnavailable
-from voice_worker.failures import GAVE_UP, Disposition, Verdict, classify, retry_delay_s
+from voice_worker.failures import (
+    GAVE_UP,
+    GENERIC_FAILURE,
+    Disposition,
+    Verdict,
+    classify,
+    retry_delay_s,
+)
 from voice_worker.holding import HeldQueue
 from voice_worker.idempotency import HandledJobs
 from voice_worker.metrics import WorkerCounters
 from voice_worker.reporting import Reply, Reporter
 
 log = structlog.get_logger(__name__)
+
+# The answer to a job of a kind (or schema) only a newer version knows: during a rolling
+# deploy the next worker to get it will, once this one is replaced.
+UPDATING = "This player is being updated, try again in a minute."
 
 
 # Decides whether this worker handles a delivery; False means it settled the delivery itself
@@ -198,7 +209,7 @@ class Consumer:
         job = delivery.job
         if job is None:
             self._counters.malformed += 1
-            await asyncio.shield(self._dead_letter(delivery, f"malformed: {delivery.error}"))
+            await asyncio.shield(self._settle_malformed(delivery))
             return
         with structlog.contextvars.bound_contextvars(
             **job.log_fields(), receive_count=delivery.receive_count
@@ -271,6 +282,23 @@ class Consumer:
             await self._dead_letter(delivery, verdict.reason)
         else:
             await self._settle(self._queue.ack(delivery))
+
+    async def _settle_malformed(self, delivery: Delivery) -> None:
+        """Dead-letter a body this version can't decode; first answer its user when its
+        envelope says who (a newer kind in a rolling deploy must not leave "thinking…")."""
+        envelope = decode_envelope(delivery.body)
+        if envelope is not None:
+            newer = envelope.from_newer_version
+            log.warning(
+                "job.undecodable",
+                **envelope.log_fields(),
+                newer_version=newer,
+                message_id=delivery.message_id,
+                error=delivery.error,
+            )
+            text = UPDATING if newer else GENERIC_FAILURE
+            await self._reporter.complete(envelope, Reply(text, ephemeral=True))
+        await self._dead_letter(delivery, f"malformed: {delivery.error}")
 
     async def _give_up(self, delivery: Delivery, job: AnyJob, reason: str) -> None:
         # Marked first, so that a redelivery after a failed dead-letter stays silent.

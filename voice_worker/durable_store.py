@@ -19,11 +19,13 @@ import structlog
 from shared.state import GuildState, GuildStates, Lease, LoopMode, StaleState
 from shared.state import NowPlaying as StoredNowPlaying
 from shared.state import QueuedTrack as StoredTrack
+from shared.state import QueueFull as StoreQueueFull
 from voice_worker.models import (
     GuildSnapshot,
     NowPlaying,
     PlayerSettings,
     QueuedTrack,
+    QueueFull,
     SessionState,
 )
 from voice_worker.sources.models import TrackRef
@@ -100,6 +102,7 @@ def apply_snapshot(state: GuildState, snapshot: GuildSnapshot) -> GuildState:
             "now_playing": playing,
             "queue": tuple(to_stored_track(item) for item in snapshot.queue),
             "history": history,
+            "now_playing_message": snapshot.now_playing_message,
         }
     )
 
@@ -131,7 +134,17 @@ def to_snapshot(state: GuildState) -> GuildSnapshot:
             loop=state.settings.loop.value,
             volume=state.settings.volume,
             filter_preset=state.settings.filter_preset,
+            autoplay=state.settings.autoplay,
+            stay_24_7=state.settings.stay_24_7,
+            normalize_loudness=state.settings.normalize_loudness,
+            vote_skip_ratio=state.settings.vote_skip_ratio,
+            dj_role_id=state.settings.dj_role_id,
+            max_queue_length=state.settings.max_queue_length,
+            max_track_length_s=state.settings.max_track_length_s,
+            idle_timeout_s=state.settings.idle_timeout_s,
         ),
+        now_playing_message=state.now_playing_message,
+        announce_channel_id=state.settings.announce_channel_id,
         updated_at=state.updated_at or datetime.now(UTC),
     )
 
@@ -161,6 +174,16 @@ class DurableSessionStore:
                 return
             except StaleState:
                 continue
+            except StoreQueueFull as exc:
+                # The guild's bound (/settings) is lower than the queue the session holds: the
+                # session undoes its change and the user is told (QueueFull is an answer).
+                log.warning(
+                    "state.save_queue_full",
+                    guild_id=snapshot.guild_id,
+                    limit=exc.limit,
+                    queued=len(snapshot.queue),
+                )
+                raise QueueFull(exc.limit) from None
         log.warning("state.save_conflict", guild_id=snapshot.guild_id)
 
     async def save_position(self, snapshot: GuildSnapshot) -> None:
@@ -174,7 +197,8 @@ class DurableSessionStore:
         )
 
     async def save_player(self, guild_id: str, player: PlayerSettings) -> None:
-        """Write loop, volume and filter into the guild's settings (re-applied on a conflict)."""
+        """Write loop, volume, filter, autoplay and 24/7 into the guild's settings (re-applied
+        on a conflict); the ones /settings changes (FRONT_DOOR_SETTINGS) are left alone."""
         if not self._writable(guild_id):
             log.info("state.save_skipped_not_owner", guild_id=guild_id)
             return
@@ -185,6 +209,8 @@ class DurableSessionStore:
                     "loop": LoopMode(player.loop),
                     "volume": player.volume,
                     "filter_preset": player.filter_preset,
+                    "autoplay": player.autoplay,
+                    "stay_24_7": player.stay_24_7,
                 }
             )
             try:
@@ -200,8 +226,9 @@ class DurableSessionStore:
         return None if state is None else to_snapshot(state)
 
     async def delete(self, guild_id: str) -> None:
-        """Nothing plays and nothing waits any more (settings and history stay, loop goes off:
-        a track repeating forever the next time someone plays would surprise them)."""
+        """Nothing plays and nothing waits any more, and the bot is in no voice channel
+        (settings and history stay, loop goes off: a track repeating forever the next time
+        someone plays would surprise them)."""
         if not self._writable(guild_id):
             return
         for _ in range(_SAVE_ATTEMPTS):
@@ -212,7 +239,9 @@ class DurableSessionStore:
                 state, GuildSnapshot(guild_id=guild_id, state=SessionState.CLOSED)
             )
             settings = cleared.settings.model_copy(update={"loop": LoopMode.OFF})
-            cleared = cleared.model_copy(update={"settings": settings})
+            # No voice channel either: the bot left on purpose (/stop, /leave, idle), so a
+            # 24/7 guild is not rejoined by a takeover, unlike after a handover (takeover.py).
+            cleared = cleared.model_copy(update={"settings": settings, "voice_channel_id": None})
             try:
                 await self._states.save_guild(cleared)
                 return

@@ -8,7 +8,11 @@ class WorkerError(Exception):
 
 
 class UserFacingError(WorkerError):
-    """The job can't be done as asked: tell the requester ``user_message`` and drop the job."""
+    """The job can't be done as asked: tell the requester ``user_message`` and drop the job.
+
+    ``reason`` is a stable code for logs. Source errors (voice_worker/sources/errors.py) are
+    this too; this module imports nothing, so the sources package stays free of discord.py.
+    """
 
     default_message = "That command couldn't be completed."
 

@@ -12,6 +12,7 @@ from uuid import uuid4
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.state.models import MessageRef
 from voice_worker.sources.models import TrackRef
 
 
@@ -95,6 +96,31 @@ class PlayerSettings(BaseModel):
     loop: LoopMode = "off"
     volume: int = Field(default=100, ge=0, le=150)
     filter_preset: FilterPreset = "none"
+    # Set by the worker's own commands (/autoplay, /247) and saved with save_player.
+    autoplay: bool = False
+    stay_24_7: bool = False
+    # Set through /settings by the front door: read from the store, never written back.
+    normalize_loudness: bool = False
+    vote_skip_ratio: float = Field(default=0.5, gt=0, le=1)
+    dj_role_id: str | None = None
+    # The guild's own bounds, as GuildSettings keeps them (None: no bound of its own; idle
+    # 0: the deployment's). GuildSession._apply_guild_bounds combines them with the deployment's.
+    max_queue_length: int | None = Field(default=None, ge=1)
+    max_track_length_s: int | None = Field(default=None, ge=1)
+    idle_timeout_s: int = Field(default=300, ge=0)
+
+
+# PlayerSettings fields the front door owns (/settings): a session refreshes them from the store.
+FRONT_DOOR_SETTINGS: frozenset[str] = frozenset(
+    {
+        "normalize_loudness",
+        "vote_skip_ratio",
+        "dj_role_id",
+        "max_queue_length",
+        "max_track_length_s",
+        "idle_timeout_s",
+    }
+)
 
 
 class GuildSnapshot(BaseModel):
@@ -112,6 +138,10 @@ class GuildSnapshot(BaseModel):
     # (history grows as tracks change, settings via SessionStore.save_player).
     history: tuple[QueuedTrack, ...] = ()
     player: PlayerSettings = PlayerSettings()
+    # The guild's now-playing message (now_playing.py), and where the guild's settings want
+    # it posted (read from the store, never written back by the session).
+    now_playing_message: MessageRef | None = None
+    announce_channel_id: str | None = None
     updated_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
 
@@ -129,6 +159,16 @@ class TrackQueue:
     def __init__(self, limit: int, tracks: Iterable[QueuedTrack] = ()) -> None:
         self._limit = limit
         self._tracks: deque[QueuedTrack] = deque(tracks)
+
+    @property
+    def limit(self) -> int:
+        """The most tracks this queue holds."""
+        return self._limit
+
+    @limit.setter
+    def limit(self, value: int) -> None:
+        # Lowered below the tracks waiting: they stay, only new ones are refused.
+        self._limit = value
 
     def add(self, track: QueuedTrack, *, front: bool = False) -> int:
         """Add a track and return its 1-based position; raises QueueFull at the limit."""
@@ -198,6 +238,10 @@ class TrackQueue:
     def snapshot(self) -> tuple[QueuedTrack, ...]:
         """The waiting tracks in order."""
         return tuple(self._tracks)
+
+    def replace(self, tracks: Iterable[QueuedTrack]) -> None:
+        """Put back an earlier snapshot (undoing a change the store refused)."""
+        self._tracks = deque(tracks)
 
     def __len__(self) -> int:
         return len(self._tracks)

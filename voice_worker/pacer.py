@@ -1,16 +1,19 @@
-"""A few pacing threads for every playing guild of a worker, instead of a thread per guild.
+"""One pacing thread for every playing guild of a worker, instead of a thread per guild.
 
 discord.py's ``AudioPlayer`` is a thread per voice connection that wakes every 20 ms; with
 hundreds of guilds those wake-ups (and the GIL hand-offs between them) cost more than sending
-the packets. Here a pacing thread per lane of up to 16 streams ticks every 20 ms on an absolute
-schedule and sends the next Opus packet of each of its streams through
-``VoiceClient.send_audio_packet``: discord.py's own send path, so DAVE and transport
+the packets. Here one pacing thread (per lane of up to ``LANE_SIZE`` streams) ticks every 20 ms
+on an absolute schedule and sends the next Opus packet of each of its streams, in a fixed order,
+through ``VoiceClient.send_audio_packet``: discord.py's own send path, so DAVE and transport
 encryption, sequence numbers and timestamps stay exactly as they were.
 
-Reading is never done on the pacing thread: each stream has a reader thread that keeps a small
-buffer of packets filled (it blocks on the network or on ffmpeg's pipe, and sleeps while the
-buffer is full). A stream whose buffer runs dry just misses that tick; the others are not held
-up. A lane's thread starts with its first stream and exits when its last one ends.
+Reading is never done on the pacing thread: each stream keeps a small buffer of packets, and
+after each tick's sends the pacer hands the refills that are due to a small shared pool of
+reader threads (voice_worker/read_pool.py), which read in small chunks while the pacer sleeps.
+A thread per stream reading half a second in a burst whenever it liked (measured: bench/)
+took the GIL in the middle of other streams' sends. A stream whose buffer runs dry just misses
+that tick; the others are not held up. A lane's thread starts with its first stream and exits
+when its last one ends.
 """
 
 from __future__ import annotations
@@ -26,13 +29,16 @@ import discord
 import structlog
 from discord.opus import OPUS_SILENCE
 
+from voice_worker.read_pool import ReadPool
+
 log = structlog.get_logger(__name__)
 
 FRAME_S: Final = 0.02
 BUFFER_PACKETS: Final = 50  # 1 s of audio read ahead
-REFILL_BELOW: Final = 25  # wake the reader once half the buffer is spent, not per packet
+# Refill in small steady chunks (10 packets, every 200 ms), not half a second's burst at once.
+REFILL_BELOW: Final = 40
 SILENCE_FRAMES: Final = 5  # sent at a track's end and on pause, as discord.py does
-LANE_SIZE: Final = 16  # streams per pacing thread (see Pacer)
+LANE_SIZE: Final = 256  # streams per pacing thread (see Pacer): ~25 us of sending each
 _MAX_LATE_S: Final = 0.2  # further behind than this (a stall): restart the schedule, no burst
 
 
@@ -60,42 +66,73 @@ class PacedStream:
         self._source = source
         self._on_end = on_end
         self._buffer: deque[bytes] = deque()
-        self._wake = threading.Condition()
+        self._lock = threading.Lock()
         self._exhausted = False
         self._error: Exception | None = None
         self._stopped = False
         self._quiet = False
         self._ended = False
+        self._refilling = False
+        self._cleaned = False
         self.paused = False
         self._silence_due = 0
-        self._reader = threading.Thread(target=self._read_ahead, daemon=True, name="audio-reader")
+        self._pool: ReadPool | None = None
+        self._sending: threading.Lock | None = None  # held by the pacer while it sends
 
-    def start_reading(self) -> None:
-        """Start the reader thread."""
-        self._reader.start()
+    def wants_refill(self) -> bool:
+        """Whether a refill should be queued now (pacer thread, after the tick's sends)."""
+        if self._refilling or self._exhausted or self._stopped:
+            return False
+        if len(self._buffer) >= REFILL_BELOW:
+            return False
+        with self._lock:
+            self._refilling = True  # cleared by the refill
+        return True
 
-    def _read_ahead(self) -> None:
+    def refill(self) -> None:
+        """Read until the buffer is full, the source ends or the track stops (read pool)."""
         try:
-            while True:
-                with self._wake:
-                    while len(self._buffer) >= REFILL_BELOW and not self._stopped:
-                        self._wake.wait()
-                    if self._stopped:
-                        return
-                    wanted = BUFFER_PACKETS - len(self._buffer)
-                for _ in range(wanted):
-                    if self.stopped:  # stop() runs on another thread meanwhile
-                        return
-                    packet = self._source.read()
-                    if not packet:
-                        self._exhausted = True
-                        return
-                    self._buffer.append(packet)
+            sending = self._sending
+            while len(self._buffer) < BUFFER_PACKETS and not self._stopped:
+                if sending is not None:
+                    # Wait out the pacer's sends: a read's Python part (Ogg parsing, packet
+                    # objects) would otherwise take the GIL each time a send lets it go.
+                    with sending:
+                        pass
+                packet = self._source.read()
+                if not packet:
+                    self._exhausted = True
+                    break
+                self._buffer.append(packet)
         except Exception as exc:  # noqa: BLE001 - the reader's boundary: the track ends with it
             self._error = exc
             self._exhausted = True
-        finally:
+        with self._lock:
+            self._refilling = False
+            done = (self._exhausted or self._stopped) and not self._cleaned
+            self._cleaned = self._cleaned or done
+        if done:
             self._source.cleanup()
+
+    def attach(self, pool: ReadPool, sending: threading.Lock | None = None) -> None:
+        """Read through ``pool`` (the pacer's), pausing while ``sending`` is held; the first
+        refill starts now."""
+        self._pool = pool
+        self._sending = sending
+        if self.wants_refill():
+            pool.submit(self.refill, urgent=True)
+
+    def _release(self) -> None:
+        """Clean the source up (on the pool: killing ffmpeg waits for it) unless a refill still
+        reads it; that refill does it then."""
+        with self._lock:
+            done = not self._refilling and not self._cleaned
+            self._cleaned = self._cleaned or done
+        if done:
+            if self._pool is not None:
+                self._pool.submit(self._source.cleanup)
+            else:
+                self._source.cleanup()
 
     @property
     def stopped(self) -> bool:
@@ -108,10 +145,8 @@ class PacedStream:
         ``replaced``: another track of this guild starts right away, so no end-of-track
         silence or "not speaking" (which could arrive after the new track's "speaking").
         """
-        with self._wake:
-            self._stopped = True
-            self._quiet = self._quiet or replaced
-            self._wake.notify()
+        self._quiet = self._quiet or replaced
+        self._stopped = True  # a refill under way stops after its current read
 
     def fail(self, error: Exception) -> None:
         """End the track now with ``error`` (pacer thread, after ``tick`` raised)."""
@@ -141,9 +176,6 @@ class PacedStream:
             return True  # a voice reconnect or a pause: keep the place
         if self._buffer:
             voice.send_audio_packet(self._buffer.popleft(), encode=False)
-            if len(self._buffer) == REFILL_BELOW - 1:
-                with self._wake:
-                    self._wake.notify()
         return True
 
     def _send_silence(self) -> None:
@@ -157,9 +189,8 @@ class PacedStream:
         if self._ended:
             return
         self._ended = True
-        with self._wake:
-            self._stopped = True
-            self._wake.notify()
+        self._stopped = True
+        self._release()
         if not self._quiet and self.voice.is_connected():
             self._send_silence()
             self._speak(discord.SpeakingState.none)
@@ -181,19 +212,29 @@ class _Lane:
 
 
 class Pacer:
-    """The worker's pacing threads; streams join with ``add`` and leave when they end.
+    """The worker's pacing thread(s); streams join with ``add`` and leave when they end.
 
-    Streams are spread over lanes of at most ``lane_size``, a thread each: every ``sendto``
-    releases the GIL, and a thread that must win it back once per packet delays each packet
-    after it in the same tick, so one thread for hundreds of streams jitters the last ones.
-    A lane of a few dozen keeps that bounded; it is still a thread per lane, not per guild.
+    One thread sends for up to ``lane_size`` streams, in the same order every tick, so each
+    stream's packet leaves at the same offset into the tick and the gaps between its packets
+    stay 20 ms. Refills are handed to the read pool only after the tick's sends, so reads run
+    between ticks instead of taking the GIL in the middle of them.
     """
 
-    def __init__(self, *, frame_s: float = FRAME_S, lane_size: int = LANE_SIZE) -> None:
+    def __init__(
+        self,
+        *,
+        frame_s: float = FRAME_S,
+        lane_size: int = LANE_SIZE,
+        pool: ReadPool | None = None,
+    ) -> None:
         self._frame_s = frame_s
         self._lane_size = lane_size
         self._lanes: list[_Lane] = []
         self._lock = threading.Lock()
+        self._pool = pool or ReadPool()
+        # Held while a lane sends: readers wait for it between reads (see PacedStream.refill).
+        # One for all lanes: past one lane their sends take turns, as the GIL makes them anyway.
+        self._sending = threading.Lock()
 
     @property
     def streams(self) -> int:
@@ -209,7 +250,7 @@ class Pacer:
 
     def add(self, stream: PacedStream) -> None:
         """Start sending ``stream`` at the next tick (starting a lane's thread if needed)."""
-        stream.start_reading()
+        stream.attach(self._pool, self._sending)
         with self._lock:
             open_lanes = [lane for lane in self._lanes if len(lane.streams) < self._lane_size]
             if open_lanes:
@@ -225,8 +266,9 @@ class Pacer:
                 lane.thread.start()
 
     def _run(self, lane: _Lane) -> None:
-        start = time.perf_counter()
-        ticks = 0
+        pool = self._pool
+        frame_s = self._frame_s
+        deadline = time.perf_counter()
         while True:
             with self._lock:
                 streams = list(lane.streams)
@@ -235,21 +277,27 @@ class Pacer:
                     self._lanes.remove(lane)
                     return
             ended = []
-            for stream in streams:
-                try:
-                    alive = stream.tick()
-                except Exception as exc:  # one broken stream must not silence the others
-                    log.exception("pacer.stream_failed")
-                    stream.fail(exc)
-                    alive = False
-                if not alive:
-                    ended.append(stream)
+            with self._sending:
+                for stream in streams:
+                    try:
+                        alive = stream.tick()
+                    except Exception as exc:  # one broken stream must not silence the others
+                        log.exception("pacer.stream_failed")
+                        stream.fail(exc)
+                        alive = False
+                    if not alive:
+                        ended.append(stream)
             if ended:
                 with self._lock:
                     lane.streams = [s for s in lane.streams if s not in ended]
-            ticks += 1
-            delay = start + ticks * self._frame_s - time.perf_counter()
+            # Reads after the sends, handed over in one batch (one wake-up, not one per
+            # stream): the pool works while this thread sleeps.
+            due = [stream.refill for stream in streams if stream.wants_refill()]
+            if due:
+                pool.submit_all(due)
+            deadline += frame_s
+            delay = deadline - time.perf_counter()
             if delay < -_MAX_LATE_S:
-                start, ticks = time.perf_counter(), 0
+                deadline = time.perf_counter()  # a stall: restart the schedule, no burst
             elif delay > 0:
                 time.sleep(delay)

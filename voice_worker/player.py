@@ -13,7 +13,9 @@ copying Opus or encoding with libopus at the configured bitrate (never ``from_pr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
+import os
 import shlex
 import subprocess
 import time
@@ -36,6 +38,7 @@ from voice_worker.sources.models import Track
 log = structlog.get_logger(__name__)
 
 OPUS_COMPLEXITY = 5
+FFMPEG_NICENESS = 10  # see _lower_priority
 
 TrackEnded = Callable[[int, Exception | None], None]
 FirstPacket = Callable[[int], None]
@@ -52,9 +55,11 @@ class Player(Protocol):
         generation: int,
         volume: float = 1.0,
         preset: str | None = None,
+        normalize: bool = False,
     ) -> None:
         """Start ``track`` from ``start_at_s`` at ``volume`` (1.0 = as the source is) through
-        a filter ``preset`` (sources.ffmpeg.PRESETS); replaces whatever was playing."""
+        a filter ``preset`` (sources.ffmpeg.PRESETS), loudness-normalised when ``normalize``;
+        replaces whatever was playing."""
 
     def pause(self) -> None:
         """Pause (the ffmpeg process waits)."""
@@ -98,6 +103,19 @@ class _Clock:
         return max(0.0, self._offset_s + now - self._started - self._paused_total)
 
 
+def _lower_priority(process: object) -> None:
+    """Run an ffmpeg child at a lower CPU priority than the worker.
+
+    Its output is buffered (a pipe plus the pacer's second of read-ahead), so it can wait a few
+    milliseconds; the pacing thread cannot. Without this, ffmpeg encoders waking in bursts on a
+    small task took the CPU from the pacer right at its deadlines (bench/streams.py, transcode
+    series). Raising a child's niceness needs no privilege.
+    """
+    if isinstance(process, subprocess.Popen):
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, process.pid, FFMPEG_NICENESS)
+
+
 class TimedOpusAudio(discord.FFmpegOpusAudio):
     """FFmpegOpusAudio that reports when its first packet is read (i.e. about to be sent)."""
 
@@ -110,6 +128,7 @@ class TimedOpusAudio(discord.FFmpegOpusAudio):
             kwargs["codec"] = None
         super().__init__(source, **kwargs)  # type: ignore[arg-type]
         self._on_first_packet: Callable[[], None] | None = on_first_packet
+        _lower_priority(getattr(self, "_process", None))
 
     def cleanup(self) -> None:
         """Kill ffmpeg and close its pipes (discord.py drops them unclosed: ResourceWarning)."""
@@ -222,13 +241,18 @@ class VoiceClientPlayer:
         generation: int,
         volume: float = 1.0,
         preset: str | None = None,
+        normalize: bool = False,
     ) -> None:
         """Open the track (in-process demux, else ffmpeg) and hand it to the pacer (or to
         discord.py's player thread)."""
-        # A volume other than 1.0 or a preset turns Opus passthrough off: ffmpeg decodes,
-        # filters (`-af`) and encodes (see sources/ffmpeg.py).
+        # A volume other than 1.0, a preset or normalisation turns Opus passthrough off:
+        # ffmpeg decodes, filters (`-af`) and encodes (see sources/ffmpeg.py).
         options = AudioOptions(
-            start_s=start_at_s, volume=volume, preset=preset, bitrate_kbps=self._bitrate_kbps
+            start_s=start_at_s,
+            volume=volume,
+            preset=preset,
+            bitrate_kbps=self._bitrate_kbps,
+            normalize=normalize,
         )
         loop = self._loop
 

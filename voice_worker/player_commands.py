@@ -106,6 +106,9 @@ class PlayerCommands:
     async def _save(self) -> None:
         raise NotImplementedError
 
+    def _refresh_card(self) -> None:
+        raise NotImplementedError
+
     # --- commands -------------------------------------------------------------------------
     async def set_loop(self, mode: LoopMode) -> Reply:
         """Repeat nothing, the track on air, or the whole queue (remembered for the guild)."""
@@ -227,6 +230,27 @@ class PlayerCommands:
                 await self._restart(current, self._player.position_s)
             return Reply("Filter off." if preset == "none" else f"Filter: {preset}.")
 
+    async def add_tracks(
+        self, items: list[QueuedTrack], *, limit: int | None = None
+    ) -> tuple[int, QueuedTrack | None, int]:
+        """Append tracks (a playlist) as far as there is room; start playing when idle.
+
+        limit: the guild's own queue bound, when lower than the deployment's. Returns how
+        many were added, the track started (None when something was playing already), and
+        the bound that applied.
+        """
+        async with self._lock:
+            bound = self._queue.limit if limit is None else min(limit, self._queue.limit)
+            room = max(0, bound - len(self._queue))
+            added = self._queue.extend(items[:room])
+            started = None
+            if added and self.state not in ACTIVE:
+                started = await self._play_from_queue(notify=False)
+            else:
+                self._prefetch_next()
+            await self._save()
+            return added, started, bound
+
     async def _restart(self, current: CurrentTrack, position_s: float) -> None:
         """Play the track on air again from ``position_s`` (new volume, seek) (lock held)."""
         paused = self.state is SessionState.PAUSED
@@ -240,6 +264,7 @@ class PlayerCommands:
     async def _change_settings(self, settings: PlayerSettings) -> None:
         self._settings = settings
         await self._store.save_player(self.guild_id, settings)
+        self._refresh_card()  # the Loop button shows the mode
 
     async def _queue_changed(self) -> None:
         self._prefetch_next()

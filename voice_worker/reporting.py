@@ -1,8 +1,9 @@
 """Telling users what happened: the deferred reply, follow-ups and channel notices.
 
 The deferred "thinking" message is completed through the interaction's webhook (valid for
-15 minutes); anything later (now playing, errors of queued tracks) goes to the text channel
-with the bot token. Both go through discord.py's HTTP client, so Discord's rate limits (429
+15 minutes), and a long job (a big playlist) shows its progress there first; anything later
+(the now-playing message, errors of queued tracks) goes to the text channel with the bot
+token. Both go through discord.py's HTTP client, so Discord's rate limits (429
 ``retry_after``, buckets, the global limit) and its 5xx retries are handled in one place.
 A report that can't be delivered is logged and dropped: it never fails the job.
 """
@@ -13,13 +14,14 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any, Protocol
 
 import discord
 import structlog
 from discord.http import Route
 
-from shared.jobs import AnyJob
+from shared.jobs import AnyJob, JobEnvelope
 
 log = structlog.get_logger(__name__)
 
@@ -39,16 +41,50 @@ class Reply:
 
     text: str
     ephemeral: bool = False
+    # Message components (action rows) to put on the message, e.g. /search's select menu.
+    components: tuple[dict[str, Any], ...] = ()
 
 
 class Reporter(Protocol):
     """How the worker talks back to Discord users."""
 
-    async def complete(self, job: AnyJob, reply: Reply) -> None:
-        """Replace the deferred 'thinking' message of a job with the reply."""
+    async def complete(self, job: AnyJob | JobEnvelope, reply: Reply) -> None:
+        """Replace the deferred 'thinking' message of a job (or of a body only its envelope
+        could be read from) with the reply."""
 
     async def notify(self, channel_id: str, text: str) -> None:
         """Post a notice to a text channel with the bot token."""
+
+
+class EditOutcome(StrEnum):
+    """What came of editing a message the bot posted earlier."""
+
+    EDITED = "edited"
+    GONE = "gone"  # 404: someone deleted it (or its channel); post a new one
+    FAILED = "failed"  # anything else (403, 5xx past retries): keep it, try again next time
+
+
+class ChannelMessages(Protocol):
+    """Messages the bot posts to a channel with its token and edits later (the now-playing
+    message): unlike the interaction webhook, these don't expire after 15 minutes."""
+
+    async def post_message(self, channel_id: str, body: dict[str, Any]) -> str | None:
+        """Post a message; its id, or None when it could not be posted."""
+
+    async def edit_message(
+        self, channel_id: str, message_id: str, body: dict[str, Any]
+    ) -> EditOutcome:
+        """Edit a message the bot posted."""
+
+    async def delete_message(self, channel_id: str, message_id: str) -> bool:
+        """Delete a message the bot posted; False when that failed."""
+
+
+class SessionReporter(Reporter, ChannelMessages, Protocol):
+    """What a guild session reports through: notices, its now-playing message, progress."""
+
+    async def progress(self, job: AnyJob, text: str) -> None:
+        """Show how a long job is going in its deferred message (the reply comes later)."""
 
 
 def truncate(text: str, limit: int = MAX_CONTENT) -> str:
@@ -121,7 +157,7 @@ class DiscordReporter:
         self._client = client
         self._sleep = sleep
 
-    async def complete(self, job: AnyJob, reply: Reply) -> None:
+    async def complete(self, job: AnyJob | JobEnvelope, reply: Reply) -> None:
         """Edit @original; an ephemeral reply replaces it with an ephemeral follow-up.
 
         The front door defers publicly (it can't know the outcome), and after a deferral the
@@ -132,6 +168,8 @@ class DiscordReporter:
         await self._sleep(reply_delay_s(job.created_at, datetime.now(UTC)))
         http = self._client.http
         body: dict[str, Any] = {"content": truncate(reply.text), "allowed_mentions": NO_MENTIONS}
+        if reply.components:
+            body["components"] = list(reply.components)
         params = {"webhook_id": job.application_id, "webhook_token": job.interaction_token}
         original = "/webhooks/{webhook_id}/{webhook_token}/messages/@original"
         bound = log.bind(**job.log_fields())
@@ -162,3 +200,70 @@ class DiscordReporter:
             lambda: channel.send(truncate(text), allowed_mentions=discord.AllowedMentions.none()),
             sleep=self._sleep,
         )
+
+    async def progress(self, job: AnyJob, text: str) -> None:
+        """Edit @original with a progress line; the job's reply replaces it when done."""
+        await self._sleep(reply_delay_s(job.created_at, datetime.now(UTC)))
+        route = Route(
+            "PATCH",
+            "/webhooks/{webhook_id}/{webhook_token}/messages/@original",
+            webhook_id=job.application_id,
+            webhook_token=job.interaction_token,
+        )
+        body = {"content": truncate(text), "allowed_mentions": NO_MENTIONS}
+        await deliver(
+            "progress", lambda: self._client.http.request(route, json=body), sleep=self._sleep
+        )
+
+    async def post_message(self, channel_id: str, body: dict[str, Any]) -> str | None:
+        """POST /channels/{id}/messages; the new message's id."""
+        route = Route("POST", "/channels/{channel_id}/messages", channel_id=channel_id)
+        sent: list[Any] = []
+
+        async def send() -> None:
+            sent.append(await self._client.http.request(route, json=body))
+
+        if not await deliver("post_message", send, sleep=self._sleep):
+            return None
+        message_id = sent[-1].get("id") if isinstance(sent[-1], dict) else None
+        return str(message_id) if message_id else None
+
+    async def edit_message(
+        self, channel_id: str, message_id: str, body: dict[str, Any]
+    ) -> EditOutcome:
+        """PATCH /channels/{id}/messages/{id}; GONE when Discord no longer has it."""
+        route = Route(
+            "PATCH",
+            "/channels/{channel_id}/messages/{message_id}",
+            channel_id=channel_id,
+            message_id=message_id,
+        )
+        gone = False
+
+        async def send() -> None:
+            nonlocal gone
+            try:
+                await self._client.http.request(route, json=body)
+            except discord.NotFound:
+                gone = True  # not worth retrying: deleted stays deleted
+
+        if not await deliver("edit_message", send, sleep=self._sleep):
+            return EditOutcome.FAILED
+        return EditOutcome.GONE if gone else EditOutcome.EDITED
+
+    async def delete_message(self, channel_id: str, message_id: str) -> bool:
+        """DELETE /channels/{id}/messages/{id} (already gone counts as deleted)."""
+        route = Route(
+            "DELETE",
+            "/channels/{channel_id}/messages/{message_id}",
+            channel_id=channel_id,
+            message_id=message_id,
+        )
+
+        async def send() -> None:
+            try:
+                await self._client.http.request(route)
+            except discord.NotFound:
+                return
+
+        return await deliver("delete_message", send, sleep=self._sleep)

@@ -12,23 +12,28 @@ import random
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from uuid import uuid4
 
 import discord
 import structlog
 
+from shared.jobs import AnyJob
 from shared.state import StoreUnavailable
+from voice_worker.autoplay import RelatedTracks
 from voice_worker.errors import FatalConfigError, UserFacingError, VoiceConnectFailed
+from voice_worker.guild_features import GuildFeatures
 from voice_worker.models import (
     GuildSnapshot,
     NowPlaying,
     PlayerSettings,
     QueuedTrack,
+    QueueFull,
     SessionState,
     TrackQueue,
 )
+from voice_worker.now_playing import STOPPED, NowPlayingCard, finished_body
 from voice_worker.pacer import Pacer
 from voice_worker.player import Player, VoiceClientPlayer
 from voice_worker.player_commands import (
@@ -38,15 +43,19 @@ from voice_worker.player_commands import (
     CurrentTrack,
     PlayerCommands,
 )
-from voice_worker.reporting import Reply, Reporter
+from voice_worker.player_display import PlayerDisplay
+from voice_worker.playlist_progress import BATCH, playlist_reply
+from voice_worker.reporting import Reply, SessionReporter
 from voice_worker.session_store import SessionStore
 from voice_worker.sources.errors import SourceError
 from voice_worker.sources.models import Lookup, Track
 from voice_worker.state import StateMachine
 from voice_worker.tasks import BackgroundTasks, IdleTimer
+from voice_worker.track_limits import left_out_text, refusal, split_fitting, too_long
 from voice_worker.tracks import TrackSource
 from voice_worker.voice import VocalChannel, connect, drop_locally, listeners
-from voice_worker.voice_connection import VoiceDrop
+from voice_worker.voice_recovery import VoiceRecovery
+from voice_worker.votes import SkipVotes
 
 log = structlog.get_logger(__name__)
 
@@ -75,14 +84,11 @@ class SessionHooks:
     may_rejoin: Callable[[str], bool] = lambda _guild_id: True
 
 
-# What the text channel is told when Discord ends the voice connection for good.
-VOICE_LOST_NOTICE = (
-    "I was disconnected from voice, so the music stopped. Your queue is kept: "
-    "use /play to bring me back."
-)
+# The now-playing message's title once the bot left on purpose (stop: STOPPED).
+LEFT = "Left the voice channel"
 
 
-class GuildSession(PlayerCommands):
+class GuildSession(PlayerDisplay, PlayerCommands, GuildFeatures, VoiceRecovery):
     """The player of one guild."""
 
     def __init__(
@@ -92,7 +98,7 @@ class GuildSession(PlayerCommands):
         *,
         bot_id: int,
         sources: TrackSource,
-        reporter: Reporter,
+        reporter: SessionReporter,
         store: SessionStore,
         config: SessionConfig,
         hooks: SessionHooks,
@@ -117,8 +123,15 @@ class GuildSession(PlayerCommands):
         self._ttfa_from: dict[int, float] = {}
         self._idle = IdleTimer(config.idle_disconnect_s, self._idle_expired)
         self._tasks = BackgroundTasks(self._log)
+        # The guild's now-playing message, and the channel its settings want it in.
+        self._card = NowPlayingCard(
+            reporter, spawn=self._tasks.spawn, on_moved=self._card_moved, log=self._log
+        )
+        self._announce_channel_id: str | None = None
         self._settings = PlayerSettings()
         self._history: deque[QueuedTrack] = deque(maxlen=HISTORY_KEPT)
+        self._votes = SkipVotes()
+        self._related = RelatedTracks(sources)
         # Shuffling songs, not making secrets: a plain PRNG is right here.
         self._rng = random.Random()  # noqa: S311  # nosec B311
 
@@ -151,6 +164,8 @@ class GuildSession(PlayerCommands):
             queue=self._queue.snapshot(),
             history=tuple(self._history),
             player=self._settings,
+            now_playing_message=self._card.message,
+            announce_channel_id=self._announce_channel_id,
             updated_at=datetime.now(UTC),
         )
 
@@ -221,44 +236,115 @@ class GuildSession(PlayerCommands):
             return
         if stored is not None:
             self._settings = stored.player
+            self._apply_guild_bounds()
             self._history.extend(stored.history)
+            self._announce_channel_id = stored.announce_channel_id
+            if self._card.message is None:
+                self._card.message = stored.now_playing_message
             if not restoring:
                 kept = (stored.now_playing.track,) if stored.now_playing else ()
                 self._queue.extend([*kept, *stored.queue])
 
     async def play(
-        self, item: QueuedTrack, lookup: Lookup, *, play_next: bool, since: float
+        self,
+        item: QueuedTrack,
+        lookup: Lookup,
+        *,
+        play_next: bool,
+        since: float,
+        job: AnyJob | None = None,
     ) -> Reply:
-        """Start the looked-up track now, or queue it (and a playlist's other entries)."""
-        more = [
-            item.model_copy(update={"ref": ref.as_ref(), "entry_id": uuid4().hex})
-            for ref in lookup.entries[1:]
-        ]
+        """Start the looked-up track now, or queue it (and a playlist's other entries).
+
+        A playlist's entries after the first BATCH are added a batch at a time, with the
+        progress shown in the job's deferred reply (playlist_progress.py).
+        """
         async with self._lock:
-            if self.state in ACTIVE:
-                position = self._queue.add(item, front=play_next)
-                added = self._queue.extend(more)
+            # /settings (queue bound, max track length) may have changed since the join.
+            await self._refresh_settings()
+            item, lookup, too_long = self._fitting(item, lookup)
+            more = [
+                item.model_copy(update={"ref": ref.as_ref(), "entry_id": uuid4().hex})
+                for ref in lookup.entries[1:]
+            ]
+            started = self.state not in ACTIVE
+            before = self._queue.snapshot()
+            if started:
+                await self._start(item, lookup.first_track, since=since)
+                position = 0
+            else:
+                position = self._queue.add(item, front=play_next)  # QueueFull: nothing changed
                 self._prefetch_next()
+            # The first batch with the track itself: progress then reads 50/200, 100/200…
+            added = self._queue.extend(more[: BATCH - 1])
+            try:
                 await self._save()
-                extra = f" and {added} more" if added else ""
-                return Reply(f"Queued **{item.label}**{extra} (position {position}).")
-            await self._start(item, lookup.first_track, since=since)
-            added = self._queue.extend(more)
-            await self._save()
-            extra = f" ({added} more queued)" if added else ""
-            return Reply(f"Now playing **{item.label}**{extra}.")
+            except QueueFull:
+                # The store's bound is lower than ours (a /settings change meanwhile): take
+                # the new tracks back out, so what plays and what is stored stay the same.
+                self._queue.replace(before)
+                raise
+        if len(more) >= BATCH and added == BATCH - 1:
+            rest = more[BATCH - 1 :]
+            total = len(more) + 1
+            added += await self._add_batches(rest, added=added, total=total, job=job)
+        note = left_out_text(too_long, self._settings.max_track_length_s)
+        if not more:
+            if started:
+                return Reply(f"Now playing **{item.label}**.{note}")
+            return Reply(f"Queued **{item.label}** (position {position}).{note}")
+        text = playlist_reply(
+            item.label,
+            added=added,
+            asked=len(more),
+            started=started,
+            position=position,
+            truncated=lookup.truncated,
+        )
+        return Reply(text + note)
+
+    def _fitting(self, item: QueuedTrack, lookup: Lookup) -> tuple[QueuedTrack, Lookup, int]:
+        """The lookup without the entries longer than the guild allows (lock held), and how
+        many those were; UserFacingError when none is short enough."""
+        limit = self._settings.max_track_length_s
+        entries, dropped = split_fitting(lookup.entries, lookup.entries, limit)
+        if not entries:
+            assert limit is not None  # nothing is too long without a limit
+            raise refusal(lookup.entries[0], limit)
+        if dropped == 0:
+            return item, lookup, 0
+        self._log.info("play.too_long_left_out", count=dropped, max_track_length_s=limit)
+        if entries[0] is not lookup.entries[0]:
+            item = item.model_copy(update={"ref": entries[0].as_ref()})
+        return item, replace(lookup, entries=tuple(entries)), dropped
+
+    def _apply_guild_bounds(self) -> None:
+        """The guild's queue bound and idle timeout from its settings (lock held).
+
+        A guild may lower the deployment's queue bound, never raise it; its idle timeout
+        applies up to WORKER_IDLE_DISCONNECT_S (0: that upper bound).
+        """
+        own_queue = self._settings.max_queue_length
+        deployment = self._config.max_queue_tracks
+        self._queue.limit = deployment if own_queue is None else min(own_queue, deployment)
+        operator = self._config.idle_disconnect_s
+        own_idle = self._settings.idle_timeout_s
+        self._idle.set_delay(min(float(own_idle), operator) if own_idle else operator)
 
     async def skip(self) -> Reply:
-        """Stop the current track and start the next one."""
+        """Stop the current track and start the next one (no vote: see vote_skip)."""
         async with self._lock:
-            if self._current is None or self.state not in ACTIVE:
-                return Reply("Nothing is playing.", ephemeral=True)
-            skipped = self._current.item
-            self._retire()
-            self._halt()
-            started = await self._play_from_queue(notify=False)
-            after = f" Now playing **{started.label}**." if started else " The queue is empty."
-            return Reply(f"Skipped **{skipped.label}**.{after}")
+            return await self._skip_locked()
+
+    async def _skip_locked(self, *, prefix: str = "") -> Reply:
+        if self._current is None or self.state not in ACTIVE:
+            return Reply("Nothing is playing.", ephemeral=True)
+        skipped = self._current.item
+        self._retire()
+        self._halt()
+        started = await self._play_from_queue(notify=False)
+        after = f" Now playing **{started.label}**." if started else " The queue is empty."
+        return Reply(f"{prefix}Skipped **{skipped.label}**.{after}")
 
     async def pause(self) -> Reply:
         """Pause the current track."""
@@ -317,8 +403,12 @@ class GuildSession(PlayerCommands):
                     self._machine.state = SessionState.PAUSED
                     self._check_listeners()
                 await self._save()
-            else:
+            elif snapshot.queue:
                 await self._play_from_queue(notify=False)
+            else:  # an idle 24/7 guild: back in its channel, waiting (no autoplay search)
+                self._check_listeners()
+                await self._save()
+                self._log.info("session.rejoined_24_7")
 
     async def abandon(self) -> None:
         """The lease is lost: stop playing and drop the connection without leaving voice.
@@ -359,6 +449,12 @@ class GuildSession(PlayerCommands):
         if self._player is None:
             raise VoiceConnectFailed("no voice connection")
         track = await self._sources.stream(track or item.ref)
+        # The length may only be known now (a playlist's entry): a new track is checked here
+        # too; the one on air restarting (seek, volume, loop) is not.
+        limit = self._settings.max_track_length_s
+        fresh = self._current is None or self._current.item.entry_id != item.entry_id
+        if fresh and limit is not None and too_long(track, limit):
+            raise refusal(track, limit)
         self._generation += 1
         if since is not None:
             self._ttfa_from[self._generation] = since
@@ -372,6 +468,7 @@ class GuildSession(PlayerCommands):
                 generation=self._generation,
                 volume=self._settings.volume / 100,
                 preset=None if preset == "none" else preset,
+                normalize=self._settings.normalize_loudness,
             )
         except discord.ClientException as exc:  # "Not connected to voice": worth a retry
             raise VoiceConnectFailed(str(exc)) from None
@@ -398,6 +495,7 @@ class GuildSession(PlayerCommands):
 
     async def _play_from_queue(self, *, notify: bool) -> QueuedTrack | None:
         """Start the next playable queued track, or go idle (lock held)."""
+        await self._refresh_settings()  # /settings changes (normalisation) apply per track
         while (item := self._queue.pop()) is not None:
             try:
                 await self._start(item, None, since=None)
@@ -409,16 +507,16 @@ class GuildSession(PlayerCommands):
                     )
                 )
                 continue
-            if notify:
-                who = f" (requested by {item.requester_name})" if item.requester_name else ""
-                text = f"Now playing **{item.label}**{who}."
-                self._tasks.spawn(self._reporter.notify(self.text_channel_id, text))
+            # notify (the track changed by itself, not by a command) needs no notice of its
+            # own any more: _save() shows every change on the now-playing message.
             await self._save()
             return item
         self._current = None
         if self.state is not SessionState.IDLE:
             self._machine.state = SessionState.IDLE
         self._idle.arm()
+        if not self._autoplay_soon():  # else the autoplayed track edits the same message
+            self._card.finish(finished_body(self._history[-1] if self._history else None))
         await self._save()
         return None
 
@@ -464,92 +562,24 @@ class GuildSession(PlayerCommands):
         """Idle when nothing plays or nobody listens; otherwise not."""
         voice = self._voice
         alone = voice is not None and listeners(voice.channel, self._bot_id) == 0
-        if self.state is SessionState.PLAYING and not alone:
+        if self._settings.stay_24_7 or (self.state is SessionState.PLAYING and not alone):
             self._idle.disarm()
         else:
             self._idle.arm()
-
-    def on_voice_change(self, member_id: int, channel_id: int | None) -> None:
-        """Someone joined or left a voice channel of this guild (called by the manager)."""
-        if self.state in INACTIVE:
-            return
-        if member_id == self._bot_id and channel_id is None:
-            self._tasks.spawn(self._external_disconnect())
-            return
-        self._check_listeners()
-
-    async def _external_disconnect(self) -> None:
-        """Kicked out of voice (a moderator, the channel deleted): keep the queue, say so."""
-        await self._end_for_voice_loss("disconnected")
-
-    # --- voice drops (voice_connection.py decides which close codes reach here) -------------
-    def _on_voice_drop(self, drop: VoiceDrop, code: int | None) -> None:
-        """Discord closed the voice connection and it could not resume (on the loop)."""
-        # The position now, before the rejoin's handshake adds its seconds to the clock.
-        position_s = self._player.position_s if self._player is not None else 0.0
-        self._tasks.spawn(self._recover_voice(drop, code, position_s))
-
-    async def _recover_voice(self, drop: VoiceDrop, code: int | None, position_s: float) -> None:
-        if drop is VoiceDrop.REJOIN and not self._hooks.may_rejoin(self.guild_id):
-            await self.abandon()  # the guild is another worker's now: no opcode 4 from here
-            return
-        if drop is VoiceDrop.REJOIN:
-            async with self._lock:
-                if self.state in INACTIVE:
-                    return
-                try:
-                    await self._rejoin(position_s)
-                except (VoiceConnectFailed, SourceError, discord.ClientException) as exc:
-                    self._log.warning("session.rejoin_failed", error=type(exc).__name__)
-                else:
-                    self._log.info("session.rejoined", close_code=code, position_s=position_s)
-                    return
-        await self._end_for_voice_loss(f"voice_closed_{code}")
-
-    async def _rejoin(self, position_s: float) -> None:
-        """Join the same channel again (new voice session), resume the track there (lock held)."""
-        voice, current = self._voice, self._current
-        if voice is None:
-            raise VoiceConnectFailed("no voice connection")
-        self._halt()
-        self._voice = None
-        await drop_locally(voice)
-        try:
-            self._voice = await connect(
-                voice.channel,
-                timeout_s=self._config.voice_connect_timeout_s,
-                on_drop=self._on_voice_drop,
-            )
-        except VoiceConnectFailed:
-            self._current = current  # so the kept snapshot still names the track
-            raise
-        self._player = self._new_player(self._voice)
-        if current is not None:
-            await self._restart(current, position_s)
-        else:
-            await self._play_from_queue(notify=False)
-
-    async def _end_for_voice_loss(self, reason: str) -> None:
-        """End the session keeping its queue in the store, and tell the channel once."""
-        async with self._lock:
-            if self.state in INACTIVE:
-                return
-            await self._close_locked(reason, keep_snapshot=True)
-        await self._reporter.notify(self.text_channel_id, VOICE_LOST_NOTICE)
 
     def _idle_expired(self) -> None:
         self._tasks.spawn(self._leave_idle())
 
     async def _leave_idle(self) -> None:
         async with self._lock:
-            if self.state in INACTIVE:
+            if self.state in INACTIVE or self._settings.stay_24_7:
                 return
             voice = self._voice
             alone = voice is None or listeners(voice.channel, self._bot_id) == 0
             if self.state is SessionState.PLAYING and not alone:
                 return
             await self._close_locked("idle", keep_snapshot=False)
-        minutes = max(1, round(self._config.idle_disconnect_s / 60))
+        minutes = max(1, round(self._idle.delay_s / 60))
         await self._reporter.notify(
             self.text_channel_id, f"Left the voice channel after {minutes} min of inactivity."
         )
@@ -560,6 +590,9 @@ class GuildSession(PlayerCommands):
             return
         if keep_snapshot:
             await self._save()
+        else:  # on purpose (stop, leave, idle): the player's buttons would do nothing now
+            last = self._current.item if self._current else None
+            self._card.finish(finished_body(last, title=STOPPED if reason == "stopped" else LEFT))
         self._machine.state = SessionState.LEAVING
         self._idle.disarm()
         self._halt()
@@ -580,6 +613,7 @@ class GuildSession(PlayerCommands):
 
     async def _save(self) -> None:
         await self._store.save(self.snapshot())
+        self._refresh_card()
 
     async def wait_background(self) -> None:
         """Wait for this session's background tasks (shutdown, tests)."""

@@ -9,7 +9,7 @@ import discord
 import structlog
 
 from voice_worker.errors import FatalConfigError
-from voice_worker.reporting import Reporter
+from voice_worker.reporting import SessionReporter
 from voice_worker.session import GuildSession, SessionConfig, SessionHooks
 from voice_worker.session_store import SessionStore
 from voice_worker.tracks import TrackSource
@@ -24,7 +24,7 @@ class SessionManager:
         self,
         *,
         sources: TrackSource,
-        reporter: Reporter,
+        reporter: SessionReporter,
         store: SessionStore,
         config: SessionConfig,
         on_fatal: Callable[[FatalConfigError], None],

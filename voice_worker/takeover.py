@@ -2,9 +2,11 @@
 
 Runs when this worker acquires a guild's lease (orphan scan, or the first job for a guild
 whose owner died). The guild's stored state says where it was: the voice channel, the track
-on air and its last saved position, the queue. A job for the guild waits for its takeover to
-finish (``wait``), so a /play after a crash queues behind the resumed track instead of
-replacing it.
+on air and its last saved position, the queue. A 24/7 guild is rejoined even when idle, as
+long as its state still names the voice channel: a handover keeps it, a /stop or /leave
+clears it (DurableSessionStore.delete), so a guild left on purpose stays left. A job for
+the guild waits for its takeover to finish (``wait``), so a /play after a crash queues
+behind the resumed track instead of replacing it.
 """
 
 from __future__ import annotations
@@ -86,9 +88,13 @@ class Resumer:
         self._store = store
 
     async def __call__(self, guild_id: str) -> None:
-        """Rejoin and resume the guild if its state has something to play."""
+        """Rejoin and resume the guild if its state has something to play, or if it is a
+        24/7 guild whose bot was in a voice channel (a /stop or /leave clears the channel)."""
         snapshot = await self._store.load(guild_id)
-        if snapshot is None or not (snapshot.now_playing or snapshot.queue):
+        if snapshot is None:
+            return
+        stays = snapshot.player.stay_24_7 and snapshot.voice_channel_id is not None
+        if not (snapshot.now_playing or snapshot.queue or stays):
             return
         if self._sessions.get(guild_id) is not None:
             return
@@ -104,6 +110,7 @@ class Resumer:
             guild_id=guild_id,
             position_s=snapshot.now_playing.position_s if snapshot.now_playing else None,
             queued=len(snapshot.queue),
+            stay_24_7=snapshot.player.stay_24_7,
         )
         session = self._sessions.open(
             guild, text_channel_id=snapshot.text_channel_id or "", bot_id=user.id

@@ -39,11 +39,28 @@ class IdleTimer:
         self._delay_s = delay_s
         self._on_expire = on_expire
         self._handle: asyncio.TimerHandle | None = None
+        self._armed_at = 0.0
+
+    @property
+    def delay_s(self) -> float:
+        """How long after arm() the timer fires."""
+        return self._delay_s
+
+    def set_delay(self, delay_s: float) -> None:
+        """Use another delay; a running count keeps its start and ends at the new deadline."""
+        if delay_s == self._delay_s:
+            return
+        self._delay_s = delay_s
+        if self._handle is not None:
+            self._handle.cancel()
+            loop = asyncio.get_running_loop()
+            self._handle = loop.call_at(self._armed_at + delay_s, self._expired)
 
     def arm(self) -> None:
         """Start counting (no-op when already counting)."""
         if self._handle is None:
             loop = asyncio.get_running_loop()
+            self._armed_at = loop.time()
             self._handle = loop.call_later(self._delay_s, self._expired)
 
     def disarm(self) -> None:

@@ -18,6 +18,9 @@ class TrackSource(Protocol):
     async def stream(self, ref: TrackRef) -> Track:
         """A track whose stream URL is fresh enough to start now."""
 
+    async def search(self, words: str, *, limit: int) -> tuple[TrackRef, ...]:
+        """The top results for search words (/search), not resolved for playing."""
+
     def prefetch(self, ref: TrackRef) -> None:
         """Start resolving a track that will play soon."""
 
@@ -51,6 +54,10 @@ class CachedTracks:
     async def stream(self, ref: TrackRef) -> Track:
         """A Track whose stream URL is fresh enough to start now."""
         return await self._cache.get(ref)
+
+    async def search(self, words: str, *, limit: int) -> tuple[TrackRef, ...]:
+        """The top results for search words: always asked afresh (results change)."""
+        return await self._resolver.search(words, limit=limit)
 
     def prefetch(self, ref: TrackRef) -> None:
         """Resolve the next track in the background."""

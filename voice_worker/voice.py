@@ -38,6 +38,24 @@ def listeners(channel: VocalChannel, bot_id: int) -> int:
     return sum(1 for user_id in channel.voice_states if user_id != bot_id)
 
 
+def human_listeners(channel: VocalChannel, bot_id: int) -> frozenset[str]:
+    """User ids of the humans listening in the channel: not bots, not deafened.
+
+    A member the cache doesn't know counts as a human (voice state updates carry the member,
+    so this is rare): better one vote too many needed than a bot's seat counted.
+    """
+    guild = channel.guild
+    found: set[str] = set()
+    for user_id, state in channel.voice_states.items():
+        if user_id == bot_id or state.deaf or state.self_deaf:
+            continue
+        member = guild.get_member(user_id)
+        if member is not None and member.bot:
+            continue
+        found.add(str(user_id))
+    return frozenset(found)
+
+
 def check_can_join(channel: VocalChannel, me: discord.Member | None) -> None:
     """Raise VoiceChannelUnavailable unless the bot may connect and speak in the channel.
 

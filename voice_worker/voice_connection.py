@@ -7,9 +7,12 @@ in an unbounded loop, and its 4015 resume sends opcode 4 while still connected, 
 VOICE_SERVER_UPDATE that follows closes the new attempt and it times out. This module replaces
 that loop with the policy of docs/operations.md ("Voice closes"):
 
-- resumable (4015, 1006 and other unknown codes, a heartbeat timeout): RESUME (opcode 7) on a
+- resumable (4015, 1006 and other unknown codes, a heartbeat stall): RESUME (opcode 7) on a
   new websocket, no opcode 4; the UDP socket, SSRC and key stay, the paced stream holds its
-  place meanwhile, so the track goes on where it stopped;
+  place meanwhile, so the track goes on where it stopped. A stall (a zombied websocket:
+  nothing received, not even a HEARTBEAT_ACK) counts after two heartbeat periods and a margin
+  (11 s with Discord's interval, as discord.py heartbeats every 5 s at most), instead of
+  discord.py's fixed 30 s receive timeout;
 - a new voice session needed (4006, 4009, or a resume that was refused): the owner is told to
   rejoin (``VoiceDrop.REJOIN``); the session does it, and only while it holds the guild's lease;
 - ended by Discord (4021 rate limited, 4022 call terminated: "should not reconnect"): leave
@@ -21,6 +24,7 @@ that loop with the policy of docs/operations.md ("Voice closes"):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 from collections.abc import Callable
 from typing import Any
@@ -39,6 +43,15 @@ REJOIN_CLOSES = frozenset({4006, 4009})
 ENDED_CLOSES = frozenset({4021, 4022})
 # A RESUME answers at once or never: don't hold the listeners in silence for long.
 RESUME_TIMEOUT_S = 5.0
+# Silence on the voice websocket that makes it a zombie: this many heartbeat periods unanswered
+# (Discord: a missing ACK means a failed connection, to be closed and resumed), plus a margin
+# for the ACK's own latency.
+STALL_HEARTBEATS = 2
+STALL_MARGIN_S = 1.0
+# The websocket a resume replaced may be a zombie that never answers our close frame.
+OLD_SOCKET_CLOSE_TIMEOUT_S = 1.0
+# Not 1000: a normal close could end the voice session the RESUME just took over.
+RESUME_CLOSE_CODE = 4000
 
 
 class VoiceDrop(enum.Enum):
@@ -72,32 +85,52 @@ class RecoveringConnectionState(VoiceConnectionState):
         if message.get("op") == DiscordVoiceWebSocket.RESUMED:
             self._resumed.set()
 
+    def _stall_limit_s(self) -> float | None:
+        """How long the websocket may stay silent; None before HELLO started the heartbeat."""
+        keep_alive = getattr(self.ws, "_keep_alive", None)
+        period = getattr(keep_alive, "interval", None)
+        if not isinstance(period, int | float) or period <= 0:
+            return None
+        return STALL_HEARTBEATS * period + STALL_MARGIN_S
+
     async def _poll_voice_ws(self, reconnect: bool) -> None:
+        loop = asyncio.get_running_loop()
         while True:
+            polled_at = loop.time()
             try:
-                await self.ws.poll_event()
+                # asyncio.timeout, not wait_for: 3.11's wait_for can swallow the cancellation
+                # discord.py's disconnect sends this task, which then hangs the disconnect.
+                async with asyncio.timeout(self._stall_limit_s()):
+                    await self.ws.poll_event()
             except asyncio.CancelledError:
                 return
-            except (discord.ConnectionClosed, TimeoutError) as exc:
-                code = exc.code if isinstance(exc, discord.ConnectionClosed) else None
-                if code == 1000:
+            except TimeoutError:
+                # Ours, or discord.py's 30 s receive timeout: no frame at all, not even an ACK.
+                silent_s = round(loop.time() - polled_at, 2)
+                if not await self._recover(None, reason="heartbeat_stall", silent_s=silent_s):
+                    return
+            except discord.ConnectionClosed as exc:
+                if exc.code == 1000:
                     # Our own close, or Discord's normal one (as discord.py handles it).
                     if not self._expecting_disconnect:
                         await self.disconnect()
                     return
-                if code == 4014:
+                if exc.code == 4014:
                     if await self._follow_move():
                         continue
                     return
-                if not await self._recover(code):
+                if not await self._recover(exc.code):
                     return
 
-    async def _recover(self, code: int | None) -> bool:
-        """Handle a close; True when the connection is up again (keep polling)."""
+    async def _recover(
+        self, code: int | None, *, reason: str = "closed", silent_s: float | None = None
+    ) -> bool:
+        """Handle a close or a stall; True when the connection is up again (keep polling)."""
         guild_id = self.voice_client.guild.id
         drop = classify(code)
         if drop is None:
-            log.info("voice.resuming", guild_id=guild_id, close_code=code)
+            stall = {} if silent_s is None else {"silent_s": silent_s}
+            log.info("voice.resuming", guild_id=guild_id, close_code=code, reason=reason, **stall)
             if await self._resume():
                 log.info("voice.resumed", guild_id=guild_id, close_code=code)
                 return True
@@ -125,7 +158,11 @@ class RecoveringConnectionState(VoiceConnectionState):
             return False
         finally:
             if previous is not self.ws:
-                await previous.close()  # stops its heartbeat thread
+                # Stops its heartbeat thread; a zombie may never answer the close frame.
+                with contextlib.suppress(TimeoutError, OSError, aiohttp.ClientError):
+                    await asyncio.wait_for(
+                        previous.close(RESUME_CLOSE_CODE), OLD_SOCKET_CLOSE_TIMEOUT_S
+                    )
         return True
 
     async def _resume_websocket(self) -> None:

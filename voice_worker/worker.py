@@ -208,7 +208,7 @@ class Worker:
             on_count_changed=self._on_sessions_changed,
             may_rejoin=self.ownership.holds if self.ownership is not None else None,
         )
-        handlers = CommandHandlers(client, self.sessions, self.sources)
+        handlers = CommandHandlers(client, self.sessions, self.sources, playlists=self.state)
         jobs, routing, hold_s = self.queue, None, None
         if self.ownership is not None:
             self.takeovers = Takeovers(Resumer(client, self.sessions, self.store))

@@ -1,4 +1,5 @@
-"""Player commands with arguments (volume, seek, loop, remove, move, skipto, …): option parsing.
+"""Player commands with arguments (volume, seek, loop, remove, move, skipto, autoplay, 247, …):
+option parsing.
 
 Turns a command's options into a validated `shared.jobs` player command, with the precise
 messages users get; commands/playback.py enqueues it as a PlayerCommandJob. A command is
@@ -9,7 +10,13 @@ answers it with "not available yet".
 from __future__ import annotations
 
 from interactions.context import Interaction
-from interactions.options import parse_index, parse_loop, parse_time, parse_volume
+from interactions.options import (
+    parse_index,
+    parse_loop,
+    parse_switch,
+    parse_time,
+    parse_volume,
+)
 from interactions.validation import InvalidOption
 from shared.jobs import (
     FilterCommand,
@@ -18,6 +25,7 @@ from shared.jobs import (
     MoveCommand,
     PlainCommand,
     SeekCommand,
+    ToggleCommand,
     VolumeCommand,
 )
 
@@ -29,6 +37,7 @@ PlayerCommand = (
     | MoveCommand
     | PlainCommand
     | FilterCommand
+    | ToggleCommand
 )
 FILTER_PRESETS = ("none", "bassboost", "nightcore", "vaporwave", "karaoke", "8d")
 
@@ -62,4 +71,7 @@ def player_command(interaction: Interaction, *, queue_length: int | None = None)
         if preset not in FILTER_PRESETS:
             raise InvalidOption(f"Pick a filter: {', '.join(FILTER_PRESETS)}.")
         return FilterCommand(preset=preset)
+    if name in ("autoplay", "247"):
+        label = "Autoplay" if name == "autoplay" else "24/7"
+        return ToggleCommand(name=name, enabled=parse_switch(options.get("mode"), name=label))
     raise InvalidOption("I don't know that command. Try /help.")

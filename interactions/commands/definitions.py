@@ -87,8 +87,10 @@ _SETTING_CHOICES = [
         ("default volume", "volume"),
         ("idle timeout", "idle_timeout"),
         ("announcement channel", "announce_channel"),
+        ("loudness normalisation", "normalize"),
     )
 ]
+_ON_OFF = [{"name": mode, "value": mode} for mode in ("on", "off")]
 
 COMMANDS: Final[tuple[CommandSpec, ...]] = (
     CommandSpec(
@@ -113,6 +115,22 @@ COMMANDS: Final[tuple[CommandSpec, ...]] = (
             ],
         },
         needs_worker="play",
+    ),
+    CommandSpec(
+        {
+            "name": "search",
+            "description": "Search for a song and pick one of the top results to queue.",
+            "options": [
+                _option(
+                    STRING,
+                    "query",
+                    "Words to search for",
+                    required=True,
+                    max_length=_QUERY_MAX_LENGTH,
+                )
+            ],
+        },
+        needs_worker="search",
     ),
     CommandSpec({"name": "skip", "description": "Skip the current track."}, needs_worker="skip"),
     CommandSpec(
@@ -150,6 +168,36 @@ COMMANDS: Final[tuple[CommandSpec, ...]] = (
                     SUB_COMMAND,
                     "show",
                     "Show the tracks of a playlist",
+                    options=[
+                        _option(
+                            STRING,
+                            "name",
+                            "Playlist name",
+                            required=True,
+                            max_length=100,
+                            autocomplete=True,
+                        )
+                    ],
+                ),
+                _option(
+                    SUB_COMMAND,
+                    "save",
+                    "Save the queue (with the track playing) as a playlist",
+                    options=[
+                        _option(
+                            STRING,
+                            "name",
+                            "Playlist name",
+                            required=True,
+                            max_length=100,
+                            autocomplete=True,
+                        )
+                    ],
+                ),
+                _option(
+                    SUB_COMMAND,
+                    "load",
+                    "Add a saved playlist's tracks to the queue",
                     options=[
                         _option(
                             STRING,
@@ -226,6 +274,11 @@ COMMANDS: Final[tuple[CommandSpec, ...]] = (
                             "announce_channel",
                             "Where to announce new tracks",
                             channel_types=[GUILD_TEXT, GUILD_ANNOUNCEMENT],
+                        ),
+                        _option(
+                            BOOLEAN,
+                            "normalize",
+                            "Play quiet and loud tracks at a similar loudness",
                         ),
                     ],
                 ),
@@ -346,6 +399,24 @@ COMMANDS: Final[tuple[CommandSpec, ...]] = (
             ],
         },
         needs_worker="filter",
+    ),
+    CommandSpec(
+        {
+            "name": "autoplay",
+            "description": "Play related tracks when the queue runs out.",
+            "options": [_option(STRING, "mode", "on or off", required=True, choices=_ON_OFF)],
+        },
+        access=Access.DJ,
+        needs_worker="autoplay",
+    ),
+    CommandSpec(
+        {
+            "name": "247",
+            "description": "Stay in the voice channel even when nothing is playing.",
+            "options": [_option(STRING, "mode", "on or off", required=True, choices=_ON_OFF)],
+        },
+        access=Access.DJ,
+        needs_worker="247",
     ),
 )
 

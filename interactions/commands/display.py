@@ -1,6 +1,9 @@
-"""Pure formatting of stored tracks for Discord: links, durations, the progress bar, pages.
+"""Pure formatting of stored tracks for Discord: links, durations, the progress bar, pages,
+and the now-playing card.
 
 Kept apart from the command modules so the layouts are tested without a store or a request.
+The now-playing card is rendered here for both /nowplaying (front door) and the message the
+voice worker posts and edits per guild, so the two always look the same.
 """
 
 from __future__ import annotations
@@ -8,13 +11,17 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from interactions.options import format_duration
-from interactions.responses import truncate
+from interactions.responses import action_row, button, truncate
 
 if TYPE_CHECKING:
-    from shared.state import QueuedTrack
+    from shared.state import NowPlaying, QueuedTrack
+
+Embed = dict[str, Any]
+Rows = list[dict[str, Any]]
 
 # Discord blurple; purely cosmetic.
 COLOUR = 0x5865F2
@@ -81,3 +88,60 @@ def progress_bar(position_s: float, duration_s: float | None) -> str:
     marker = min(int(fraction * BAR_WIDTH), BAR_WIDTH - 1)
     bar = "▬" * marker + "🔘" + "─" * (BAR_WIDTH - marker - 1)
     return f"{bar} {format_duration(position_s)} / {format_duration(duration_s)}"
+
+
+# What the Loop button switches to, from each mode (its custom_id carries the target mode, so
+# the worker needs no read-modify-write).
+NEXT_LOOP = {"off": "track", "track": "queue", "queue": "off"}
+LOOP_LABELS = {"off": "Loop: off", "track": "Loop: track", "queue": "Loop: queue"}
+QUEUE_FINISHED = "Queue finished"
+
+
+def player_buttons(*, paused: bool, loop: str) -> Rows:
+    """Pause/Resume, Skip, Stop, Loop (cycles off → track → queue) and Shuffle."""
+    toggle = (
+        button("player:resume", "Resume", style=1)
+        if paused
+        else button("player:pause", "Pause", style=1)
+    )
+    mode = loop if loop in NEXT_LOOP else "off"
+    return [
+        action_row(
+            toggle,
+            button("player:skip", "Skip"),
+            button("player:stop", "Stop", style=4),
+            button(f"player:loop:{NEXT_LOOP[mode]}", LOOP_LABELS[mode]),
+            button("player:shuffle", "Shuffle"),
+        )
+    ]
+
+
+def now_playing_view(
+    playing: NowPlaying, upcoming: int, now: datetime, *, loop: str = "off"
+) -> tuple[Embed, Rows]:
+    """The now-playing embed (/nowplaying and the worker's card) and its player buttons."""
+    track = playing.track
+    state = "⏸ Paused · " if playing.paused else ""
+    embed: Embed = {
+        "author": {"name": "Now playing"},
+        "title": truncate(track_title(track), 256),
+        "description": state + progress_bar(playing.position_at(now), track.duration_s),
+        "color": COLOUR,
+        "fields": [
+            {"name": "Requested by", "value": f"<@{track.requester_id}>", "inline": True},
+            {"name": "Up next", "value": f"{upcoming} in the queue", "inline": True},
+        ],
+    }
+    if url := web_url(track.webpage_url):
+        embed["url"] = url
+    if thumbnail := web_url(track.thumbnail):
+        embed["thumbnail"] = {"url": thumbnail}
+    return embed, player_buttons(paused=playing.paused, loop=loop)
+
+
+def finished_view(last: QueuedTrack | None = None, *, title: str = QUEUE_FINISHED) -> Embed:
+    """The card once nothing plays any more (shown without buttons)."""
+    embed: Embed = {"title": title, "color": COLOUR, "description": "Add more with /play."}
+    if last is not None:
+        embed["description"] = f"Last played: {track_link(last)}\nAdd more with /play."
+    return embed

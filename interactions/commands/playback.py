@@ -9,109 +9,75 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Literal, TypedDict
+from typing import Literal
 
 import structlog
 
 from interactions import responses
+from interactions.commands import display, playlists
 from interactions.commands.adjust import player_command
 from interactions.commands.base import Reply, Services
+from interactions.commands.enqueue import (
+    PLAYER_STARTING,
+    QUEUE_DOWN,
+    enqueue,
+    enqueue_and_wake,
+    job_origin,
+)
 from interactions.context import Interaction
-from interactions.validation import InvalidOption, validate_query
+from interactions.store_access import StoreDown
+from interactions.validation import InvalidOption, clean_text, validate_query
 from shared.jobs import (
     PLAYER_COMMANDS,
     AnyJob,
     ControlJob,
+    LoopCommand,
+    PlainCommand,
     PlayerCommandJob,
     PlayJob,
-    Requester,
 )
-from shared.queue.base import QueueUnavailable
 
 log = structlog.get_logger(__name__)
+
+__all__ = ["PLAYER_STARTING", "QUEUE_DOWN"]  # re-exported: their home is enqueue.py
 
 ControlKind = Literal["skip", "stop", "pause", "resume", "leave"]
 CONTROL_KINDS: frozenset[str] = frozenset({"skip", "stop", "pause", "resume", "leave"})
 COMPONENT_PREFIX = "player:"
-QUEUE_DOWN = "Couldn't reach the music player, please try again."
 UNKNOWN_BUTTON = "That button doesn't do anything any more."
-PLAYER_STARTING = (
-    "Starting a music player for this server: the music begins in about a minute. "
-    "Your request is queued."
-)
-# Discord's answer deadline is 3 s after it sent the interaction; waking must end before this
-# (counted from when the command began here) or be skipped.
-_ANSWER_BY_S = 2.6
-
-
-async def _enqueue(services: Services, job: AnyJob, deferred: Reply) -> Reply:
-    try:
-        # asyncio.timeout rather than wait_for: same bound, without a task per send.
-        async with asyncio.timeout(services.enqueue_timeout_s):
-            await services.queue.send(job)
-    except (QueueUnavailable, TimeoutError) as exc:
-        log.warning("interaction.enqueue_failed", error=type(exc).__name__, **job.log_fields())
-        return Reply(responses.ephemeral(QUEUE_DOWN), "enqueue_failed")
-    return deferred
-
-
-class JobOrigin(TypedDict):
-    """The fields every job kind shares, taken from the interaction."""
-
-    job_id: str
-    guild_id: str
-    channel_id: str
-    application_id: str
-    interaction_token: str
-    requester: Requester
-
-
-def _job_origin(interaction: Interaction) -> JobOrigin:
-    """Where a job comes from and whom to answer: the fields every job kind shares."""
-    assert interaction.guild_id is not None and interaction.channel_id is not None
-    return JobOrigin(
-        job_id=interaction.id,
-        guild_id=interaction.guild_id,
-        channel_id=interaction.channel_id,
-        application_id=interaction.application_id,
-        interaction_token=interaction.token,
-        requester=interaction.requester(),
-    )
+RECENT_SUGGESTIONS = 12
+PLAYLIST_SUGGESTIONS = 12
 
 
 def _control_job(interaction: Interaction, kind: ControlKind) -> ControlJob:
-    return ControlJob(**_job_origin(interaction), kind=kind)
+    return ControlJob(**job_origin(interaction), kind=kind)
 
 
 async def play(services: Services, interaction: Interaction) -> Reply:
-    """/play: validate the query, enqueue a PlayJob, wake a worker if none runs, then defer."""
+    """/play: validate the query, enqueue a PlayJob, wake a worker if none runs, then defer.
+
+    `playlist:<name>` (what autocomplete offers for a saved playlist) loads that playlist.
+    """
     started = time.monotonic()
+    raw = interaction.options.get("query")
+    if isinstance(raw, str) and raw.strip().casefold().startswith(playlists.PLAYLIST_PREFIX):
+        name = raw.strip()[len(playlists.PLAYLIST_PREFIX) :]
+        return await playlists.load_named(services, interaction, name, started=started)
     try:
         query = validate_query(
-            interaction.options.get("query"),
+            raw,
             max_length=services.max_query_length,
             allow_private=services.allow_private_sources,
         )
     except InvalidOption as exc:
         return Reply(responses.ephemeral(str(exc)), "invalid_option")
     job = PlayJob(
-        **_job_origin(interaction),
+        **job_origin(interaction),
         query=query.text,
         play_next=interaction.options.get("next") is True,
     )
-    reply = await _enqueue(services, job, Reply(responses.deferred_message(), "enqueued"))
-    if services.waker is None or reply.outcome != "enqueued":
-        return reply
-    budget_s = min(services.wake_timeout_s, _ANSWER_BY_S - (time.monotonic() - started))
-    if budget_s <= 0:
-        log.warning("workers.wake_skipped", reason="no_time_left", **job.log_fields())
-        return reply
-    outcome = await services.waker.after_enqueue(guild_id=job.guild_id, timeout_s=budget_s)
-    if outcome.player_starting:
-        # A public message instead of "thinking…": the worker edits it (@original) as it
-        # would have edited the deferred one, once it has started.
-        return Reply(responses.message(PLAYER_STARTING), "enqueued_waking")
-    return reply
+    deferred = Reply(responses.deferred_message(), "enqueued")
+    return await enqueue_and_wake(services, job, deferred, started=started)
 
 
 async def control(services: Services, interaction: Interaction) -> Reply:
@@ -120,7 +86,7 @@ async def control(services: Services, interaction: Interaction) -> Reply:
     if kind not in CONTROL_KINDS:
         return Reply(responses.ephemeral("I don't know that command."), "unknown_command")
     job = _control_job(interaction, kind)  # type: ignore[arg-type]
-    return await _enqueue(services, job, Reply(responses.deferred_message(), "enqueued"))
+    return await enqueue(services, job, Reply(responses.deferred_message(), "enqueued"))
 
 
 async def player(services: Services, interaction: Interaction) -> Reply:
@@ -131,35 +97,124 @@ async def player(services: Services, interaction: Interaction) -> Reply:
         command = player_command(interaction)
     except InvalidOption as exc:
         return Reply(responses.ephemeral(str(exc)), "invalid_option")
-    job = PlayerCommandJob(**_job_origin(interaction), command=command)
-    return await _enqueue(services, job, Reply(responses.deferred_message(), "enqueued"))
+    job = PlayerCommandJob(**job_origin(interaction), command=command)
+    return await enqueue(services, job, Reply(responses.deferred_message(), "enqueued"))
+
+
+def _button_job(interaction: Interaction, action: str) -> AnyJob | None:
+    """The job a player button stands for (`skip`, `loop:track`, `shuffle`…), or None."""
+    kind, _, argument = action.partition(":")
+    if kind in CONTROL_KINDS and not argument:
+        return _control_job(interaction, kind)  # type: ignore[arg-type]
+    if kind == "loop" and argument in ("off", "track", "queue"):
+        command = LoopCommand(mode=argument)
+        return PlayerCommandJob(**job_origin(interaction), command=command)
+    if kind == "shuffle" and not argument:
+        shuffle = PlainCommand(name="shuffle")
+        return PlayerCommandJob(**job_origin(interaction), command=shuffle)
+    return None
 
 
 async def component(services: Services, interaction: Interaction) -> Reply:
-    """A player button (custom_id `player:<control>`): enqueue and acknowledge silently."""
+    """A player button (custom_id `player:<control>`, `player:loop:<mode>`, `player:shuffle`).
+
+    Answered with a deferred EPHEMERAL message, not a deferred update: the worker's answer
+    ("Paused.", "Nothing is playing.") then goes to the presser alone, and never replaces or
+    deletes the shared now-playing message the button sits on (the worker edits that itself).
+    """
     custom_id = interaction.custom_id or ""
-    kind = custom_id.removeprefix(COMPONENT_PREFIX)
-    if not custom_id.startswith(COMPONENT_PREFIX) or kind not in CONTROL_KINDS:
+    job = None
+    if custom_id.startswith(COMPONENT_PREFIX):
+        job = _button_job(interaction, custom_id.removeprefix(COMPONENT_PREFIX))
+    if job is None:
         return Reply(responses.ephemeral(UNKNOWN_BUTTON), "unknown")
-    job = _control_job(interaction, kind)  # type: ignore[arg-type]
-    # Type 6: the button's message stays as it is until the worker edits it.
-    return await _enqueue(services, job, Reply(responses.deferred_update(), "enqueued"))
+    deferred = Reply(responses.deferred_message(ephemeral=True), "enqueued")
+    return await enqueue(services, job, deferred)
 
 
-async def autocomplete_query(services: Services, interaction: Interaction) -> Reply:
-    """Suggestions while typing /play's query: echo what was typed; never enqueues."""
-    if interaction.focused != "query":
-        return Reply(responses.autocomplete([]), "autocomplete")
+def _valid_value(services: Services, value: str) -> bool:
+    """Whether /play would take ``value`` as its query."""
     try:
-        query = validate_query(
-            interaction.options.get("query"),
+        validate_query(
+            value,
             max_length=services.max_query_length,
             allow_private=services.allow_private_sources,
         )
     except InvalidOption:
+        return False
+    return True
+
+
+async def _stored_choices(services: Services, guild_id: str, typed: str) -> list[tuple[str, str]]:
+    """Recent tracks of the guild and its saved playlists matching what was typed."""
+    assert services.store is not None
+    # Both reads at once, each bounded by STORE_TIMEOUT_S (< Discord's 3 s for suggestions).
+    state, names = await asyncio.gather(
+        services.store.guild(guild_id), services.store.playlist_names(guild_id)
+    )
+    needle = typed.casefold()
+    history = state.history if state is not None else ()
+    if needle.startswith(playlists.PLAYLIST_PREFIX):  # typing a playlist: only playlists
+        needle, history = needle.removeprefix(playlists.PLAYLIST_PREFIX).strip(), ()
+    choices: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for track in reversed(history):
+        title = display.track_title(track)
+        value = track.webpage_url if _valid_value(services, track.webpage_url) else title
+        # A value is submitted as is, so one past Discord's limit can't be offered at all.
+        too_long = len(value) > responses.MAX_CHOICE_VALUE
+        if value in seen or too_long or not _valid_value(services, value):
+            continue
+        if needle not in title.casefold() and needle not in value.casefold():
+            continue
+        seen.add(value)
+        choices.append((f"Recent: {title} ({display.track_length(track)})", value))
+        if len(choices) == RECENT_SUGGESTIONS:
+            break
+    matching = [name for name in names if needle in name.casefold()]
+    values = [f"{playlists.PLAYLIST_PREFIX}{name}" for name in matching]
+    offered = [
+        (name, value)
+        for name, value in zip(matching, values, strict=True)
+        if len(value) <= responses.MAX_CHOICE_VALUE
+    ]
+    for name, value in offered[:PLAYLIST_SUGGESTIONS]:
+        choices.append((f"Playlist: {name}", value))
+    return choices
+
+
+async def autocomplete_query(services: Services, interaction: Interaction) -> Reply:
+    """Suggestions while typing /play's query; never enqueues.
+
+    What was typed (or "Play link: …" for a link), then the guild's recent tracks and saved
+    playlists that match it. When the store is slow or down: just the echo.
+    """
+    if interaction.focused != "query":
         return Reply(responses.autocomplete([]), "autocomplete")
-    name = f"Play link: {query.text}" if query.is_url else query.text
-    return Reply(responses.autocomplete([(name, query.text)]), "autocomplete")
+    raw = interaction.options.get("query")
+    typed = clean_text(raw) if isinstance(raw, str) else ""
+    choices: list[tuple[str, str]] = []
+    try:
+        query = validate_query(
+            raw,
+            max_length=services.max_query_length,
+            allow_private=services.allow_private_sources,
+        )
+    except InvalidOption:
+        query = None
+    if query is not None and not typed.casefold().startswith(playlists.PLAYLIST_PREFIX):
+        # A link longer than a choice value may be gets no echo (responses.autocomplete drops
+        # it): Discord submits the typed text anyway when the user sends without picking.
+        choices.append((f"Play link: {query.text}" if query.is_url else query.text, query.text))
+    if services.store is not None and interaction.guild_id is not None:
+        try:
+            stored = await _stored_choices(services, interaction.guild_id, typed)
+        except StoreDown:
+            log.info("autocomplete.store_skipped", guild_id=interaction.guild_id)
+            stored = []
+        echoed = {value for _, value in choices}
+        choices += [choice for choice in stored if choice[1] not in echoed]
+    return Reply(responses.autocomplete(choices), "autocomplete")
 
 
 COMMANDS_HANDLED = {

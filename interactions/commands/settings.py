@@ -14,7 +14,7 @@ from interactions.commands import display
 from interactions.commands.base import Reply, Services
 from interactions.commands.status import NOT_AVAILABLE, UNREADABLE
 from interactions.context import Interaction
-from interactions.options import format_duration, parse_int, parse_time
+from interactions.options import format_duration, parse_int, parse_switch, parse_time
 from interactions.store_access import StoreDown
 from interactions.validation import InvalidOption
 
@@ -32,6 +32,7 @@ FIELDS: dict[str, tuple[str, Any]] = {
     "volume": ("volume", 100),
     "idle_timeout": ("idle_timeout_s", 300),
     "announce_channel": ("announce_channel_id", None),
+    "normalize": ("normalize_loudness", False),
 }
 
 
@@ -64,6 +65,10 @@ def parse_changes(options: dict[str, Any], *, deployment_max_queue: int) -> dict
         changes["idle_timeout_s"] = int(parse_time(options["idle_timeout"], what="idle timeout"))
     if "announce_channel" in options:
         changes["announce_channel_id"] = _snowflake(options["announce_channel"], "text channel")
+    if "normalize" in options:
+        changes["normalize_loudness"] = parse_switch(
+            options["normalize"], name="Loudness normalisation"
+        )
     return changes
 
 
@@ -83,7 +88,10 @@ def settings_embed(settings: GuildSettings, *, deployment_max_queue: int) -> dic
         ("Default volume", f"{settings.volume}%"),
         (
             "Idle timeout",
-            format_duration(settings.idle_timeout_s) if settings.idle_timeout_s else "never",
+            # 0: the longest the bot's operator allows (WORKER_IDLE_DISCONNECT_S); /247 stays.
+            format_duration(settings.idle_timeout_s)
+            if settings.idle_timeout_s
+            else "as long as the bot allows",
         ),
         (
             "Announcements",
@@ -91,6 +99,12 @@ def settings_embed(settings: GuildSettings, *, deployment_max_queue: int) -> dic
             if settings.announce_channel_id
             else "in the channel of the command",
         ),
+        (
+            "Loudness normalisation",
+            "on" if settings.normalize_loudness else "off",
+        ),
+        ("Autoplay", "on" if settings.autoplay else "off (/autoplay)"),
+        ("24/7", "on" if settings.stay_24_7 else "off (/247)"),
     ]
     return {
         "title": "Music settings",

@@ -3,26 +3,28 @@
 /queue pages through the queue, ten tracks a page; its Previous/Next buttons carry the page
 in their custom_id (`queue:<page>`) and are answered by replacing the message (type 7), read
 afresh from the store. /nowplaying shows the track on air with its position extrapolated from
-the last saved one, and player buttons (routed like the commands they stand for).
+the last saved one, and player buttons (routed like the commands they stand for), rendered by
+display.now_playing_view exactly like the worker's now-playing message.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import structlog
 
 from interactions import responses
 from interactions.commands import display
 from interactions.commands.base import Reply, Services
+from interactions.commands.display import Embed, Rows, now_playing_view
 from interactions.context import Interaction
 from interactions.options import format_duration, parse_int
 from interactions.store_access import StoreDown
 from interactions.validation import InvalidOption
 
 if TYPE_CHECKING:
-    from shared.state import GuildState, NowPlaying
+    from shared.state import GuildState
 
 log = structlog.get_logger(__name__)
 
@@ -43,10 +45,6 @@ async def read_state(services: Services, guild_id: str) -> GuildState | Reply | 
 
 
 # -- /queue ------------------------------------------------------------------------------------
-
-
-Embed = dict[str, Any]
-Rows = list[dict[str, Any]]
 
 
 def queue_view(state: GuildState | None, page: int, now: datetime) -> tuple[Embed, Rows]:
@@ -124,36 +122,6 @@ async def queue_page(services: Services, interaction: Interaction) -> Reply:
 # -- /nowplaying -------------------------------------------------------------------------------
 
 
-def now_playing_view(playing: NowPlaying, upcoming: int, now: datetime) -> tuple[Embed, Rows]:
-    """The /nowplaying embed and its player buttons."""
-    track = playing.track
-    state = "⏸ Paused · " if playing.paused else ""
-    embed: dict[str, Any] = {
-        "title": responses.truncate(display.track_title(track), 256),
-        "description": state + display.progress_bar(playing.position_at(now), track.duration_s),
-        "color": display.COLOUR,
-        "fields": [
-            {"name": "Requested by", "value": f"<@{track.requester_id}>", "inline": True},
-            {"name": "Up next", "value": f"{upcoming} in the queue", "inline": True},
-        ],
-    }
-    if url := display.web_url(track.webpage_url):
-        embed["url"] = url
-    if thumbnail := display.web_url(track.thumbnail):
-        embed["thumbnail"] = {"url": thumbnail}
-    toggle = (
-        responses.button("player:resume", "Resume", style=1)
-        if playing.paused
-        else responses.button("player:pause", "Pause", style=1)
-    )
-    row = responses.action_row(
-        toggle,
-        responses.button("player:skip", "Skip"),
-        responses.button("player:stop", "Stop", style=4),
-    )
-    return embed, [row]
-
-
 async def show_now_playing(services: Services, interaction: Interaction) -> Reply:
     """/nowplaying: the track on air, where it is, and buttons to control it."""
     if services.store is None:
@@ -164,7 +132,9 @@ async def show_now_playing(services: Services, interaction: Interaction) -> Repl
         return state
     if state is None or state.now_playing is None:
         return Reply(responses.ephemeral(NOTHING_PLAYING), "answered")
-    embed, components = now_playing_view(state.now_playing, len(state.queue), datetime.now(UTC))
+    embed, components = now_playing_view(
+        state.now_playing, len(state.queue), datetime.now(UTC), loop=state.settings.loop.value
+    )
     return Reply(responses.ephemeral_embed(embed, components), "answered")
 
 

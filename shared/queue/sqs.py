@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import re
 from typing import Any
 
@@ -32,6 +33,19 @@ def inbox_name(jobs_queue_url: str, worker_id: str) -> str:
     base = jobs_queue_url.rstrip("/").rsplit("/", 1)[-1].removesuffix(".fifo")
     suffix = _NAME_SAFE.sub("-", worker_id)[:32]
     return f"{base[: 80 - len(suffix) - len('-inbox-.fifo')]}-inbox-{suffix}.fifo"
+
+
+def tls_only_policy(queue_arn: str) -> str:
+    """The queue policy refusing plain-HTTP access, as infra/queues.yml gives the jobs queues."""
+    statement = {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "sqs:*",
+        "Resource": queue_arn,
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
 
 
 def inbox_prefix(jobs_queue_url: str) -> str:
@@ -198,7 +212,12 @@ class SqsJobQueue:
         )
 
     async def create_inbox(self, worker_id: str) -> str:
-        """Create the worker's FIFO inbox (idempotent) and return its URL."""
+        """Create the worker's FIFO inbox, TLS-only like the jobs queues (idempotent); its URL.
+
+        The policy is set after creation rather than in CreateQueue: CreateQueue fails on an
+        existing queue whose attributes differ (an inbox a worker of an older version created
+        under the same worker id), and this way the ARN is read, not guessed.
+        """
         try:
             sqs = await self._sqs()
             response = await sqs.create_queue(
@@ -210,9 +229,15 @@ class SqsJobQueue:
                     "MessageRetentionPeriod": str(4 * 24 * 3600),
                 },
             )
+            url = str(response["QueueUrl"])
+            described = await sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+            arn = str(described["Attributes"]["QueueArn"])
+            await sqs.set_queue_attributes(
+                QueueUrl=url, Attributes={"Policy": tls_only_policy(arn)}
+            )
         except (BotoCoreError, ClientError) as exc:
             raise QueueUnavailable("the worker's inbox could not be created") from exc
-        return str(response["QueueUrl"])
+        return url
 
     async def list_inboxes(self) -> list[str]:
         """Every inbox of this jobs queue, by URL."""

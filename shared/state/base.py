@@ -139,8 +139,15 @@ class JobLedger(Protocol):
 class Playlists(Protocol):
     """Saved playlists of a guild, looked up by case-insensitive name."""
 
-    async def save_playlist(self, playlist: Playlist, *, replace: bool = True) -> bool:
-        """Store the playlist; with replace=False an existing one is kept and False returned."""
+    async def save_playlist(
+        self, playlist: Playlist, *, replace: bool = True, only_creator: bool = False
+    ) -> bool:
+        """Store the playlist; False (and the stored one kept) when it may not replace it.
+
+        replace=False: only if the name is free. only_creator=True: only if the name is free
+        or the stored one has the same ``created_by`` (one conditional write, so two saves
+        racing can't both think the name was free).
+        """
 
     async def get_playlist(self, guild_id: str, name: str) -> Playlist | None:
         """The playlist of that name, or None."""

@@ -380,10 +380,20 @@ class DynamoDbStateStore:
 
     # Playlists ---------------------------------------------------------------------------
 
-    async def save_playlist(self, playlist: Playlist, *, replace: bool = True) -> bool:
-        """Put the playlist; without replace, only if the name is free."""
+    async def save_playlist(
+        self, playlist: Playlist, *, replace: bool = True, only_creator: bool = False
+    ) -> bool:
+        """Put the playlist, conditionally: free name, same creator (its ``created_by``
+        attribute), or anyone."""
         check_playlist_length(playlist, self._max_queue_length)
-        condition = {} if replace else {"ConditionExpression": "attribute_not_exists(PK)"}
+        condition: dict[str, Any] = {}
+        if not replace:
+            condition = {"ConditionExpression": "attribute_not_exists(PK)"}
+        elif only_creator:
+            condition = {
+                "ConditionExpression": "attribute_not_exists(PK) OR created_by = :me",
+                "ExpressionAttributeValues": {":me": items.s(playlist.created_by)},
+            }
         try:
             await self._call("put_item", Item=items.playlist_to_item(playlist), **condition)
         except _ConditionFailed:

@@ -182,10 +182,12 @@ def item_to_heartbeat(item: Item) -> WorkerHeartbeat:
 
 
 def playlist_to_item(playlist: Playlist) -> Item:
-    """A PLAYLIST item, keyed by the normalised name."""
+    """A PLAYLIST item, keyed by the normalised name; its creator in the clear, for the
+    condition of a save that may only replace its own playlist."""
     return {
         **guild_key(playlist.guild_id, playlist_sk(playlist.key)),
         "name": s(playlist.name),
+        "created_by": s(playlist.created_by),
         "data": {"B": pack(playlist)},
     }
 

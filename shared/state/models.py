@@ -103,7 +103,15 @@ class GuildSettings(_Frozen):
     idle_timeout_s: int = Field(default=300, ge=0, le=86_400)
     announce_channel_id: Snowflake | None = None
     filter_preset: Literal["none", "bassboost", "nightcore", "vaporwave", "karaoke", "8d"] = "none"
-    normalize_loudness: bool = True
+    # Off by default: normalising needs decoding and encoding (no Opus passthrough).
+    normalize_loudness: bool = False
+
+
+class MessageRef(_Frozen):
+    """A message the bot posted and keeps editing (the guild's now-playing message)."""
+
+    channel_id: Snowflake
+    message_id: Snowflake
 
 
 class GuildState(_Frozen):
@@ -117,6 +125,8 @@ class GuildState(_Frozen):
     # Oldest first; the store trims it to Settings.history_length on save.
     history: tuple[QueuedTrack, ...] = ()
     settings: GuildSettings = GuildSettings()
+    # The one now-playing message the workers edit as tracks change (kept across handovers).
+    now_playing_message: MessageRef | None = None
     # Ids of the last jobs whose effect this state contains (see RECENT_JOBS).
     applied_job_ids: tuple[str, ...] = ()
     # 0: never saved. The store bumps it on every save and refuses a save from an older version.

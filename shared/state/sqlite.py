@@ -76,6 +76,13 @@ WHERE job.expires_at <= :now
 """
 
 
+_SAVE_OWN_PLAYLIST = """
+INSERT INTO playlist VALUES (?, ?, ?, ?)
+ON CONFLICT (guild_id, key) DO UPDATE SET name = excluded.name, data = excluded.data
+WHERE json_extract(playlist.data, '$.created_by') = ?
+"""
+
+
 class SqliteStateStore:
     """A StateStore in one SQLite file (":memory:" for a throwaway store in tests)."""
 
@@ -359,12 +366,24 @@ class SqliteStateStore:
 
     # Playlists ---------------------------------------------------------------------------
 
-    async def save_playlist(self, playlist: Playlist, *, replace: bool = True) -> bool:
-        """Insert or replace; without replace, only if the name is free."""
+    async def save_playlist(
+        self, playlist: Playlist, *, replace: bool = True, only_creator: bool = False
+    ) -> bool:
+        """One upsert whose update has a WHERE: free name, same creator, or anyone."""
         check_playlist_length(playlist, self._max_queue_length)
-        verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
-        sql = f"{verb} INTO playlist VALUES (?, ?, ?, ?)"
-        row = (playlist.guild_id, playlist.key, playlist.name, playlist.model_dump_json())
+        row: tuple[str, ...] = (
+            playlist.guild_id,
+            playlist.key,
+            playlist.name,
+            playlist.model_dump_json(),
+        )
+        if not replace:
+            sql = "INSERT OR IGNORE INTO playlist VALUES (?, ?, ?, ?)"
+        elif only_creator:
+            sql = _SAVE_OWN_PLAYLIST
+            row = (*row, playlist.created_by)
+        else:
+            sql = "INSERT OR REPLACE INTO playlist VALUES (?, ?, ?, ?)"
         return await self._run(lambda conn: conn.execute(sql, row).rowcount == 1)
 
     async def get_playlist(self, guild_id: str, name: str) -> Playlist | None:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from shared.queue.sqs import inbox_name
+from shared.queue.sqs import inbox_name, tls_only_policy
 from shared.settings import Settings
 from shared.state import table_definition
 from voice_worker.fleet_signals import ACTIVE_SESSIONS, COUNTER_METRICS, NO_DIMENSIONS
@@ -344,6 +344,7 @@ def test_worker_may_manage_only_this_stack_s_inboxes(template: Template) -> None
             "sqs:DeleteQueue",
             "sqs:GetQueueUrl",
             "sqs:GetQueueAttributes",
+            "sqs:SetQueueAttributes",
             "sqs:SendMessage",
             "sqs:ReceiveMessage",
             "sqs:DeleteMessage",
@@ -360,6 +361,15 @@ def test_worker_may_manage_only_this_stack_s_inboxes(template: Template) -> None
         assert fnmatch.fnmatchcase(arn + inbox_name(jobs_url, worker_id), pattern), worker_id
     for shared in (JOBS_QUEUE_NAME, f"musicbot-{STAGE}-jobs-dlq.fifo"):
         assert not fnmatch.fnmatchcase(arn + shared, pattern)
+
+
+def test_worker_inboxes_get_the_jobs_queues_tls_only_policy(template: Template) -> None:
+    # The policy the worker sets on its inbox at runtime is the template's, bar the queue.
+    (deployed,) = statements_with_sid(template, "DenyInsecureTransport")
+    (runtime,) = json.loads(tls_only_policy("arn:aws:sqs:us-east-1:111122223333:x"))["Statement"]
+    assert {k: v for k, v in runtime.items() if k != "Resource"} == {
+        k: v for k, v in deployed.items() if k != "Resource"
+    }
 
 
 def test_worker_can_list_inboxes_only_in_its_region(template: Template) -> None:

@@ -21,10 +21,11 @@ from interactions.bootstrap import bootstrap
 from shared.logs import Redactor
 from shared.queue import InMemoryJobQueue
 from tests.security.leaks import bot_side, find_leaks, issued_secrets, render
-from voice_worker.bootstrap import embedded_worker
+from voice_worker.bootstrap import embedded_worker, resolver_config
 from voice_worker.demo import demo_settings
 from voice_worker.demo_support import FrontDoorServer
 from voice_worker.sources import Resolver, ResolverConfig
+from voice_worker.sources.resolver import SearchTarget, youtube_search
 from voice_worker.tracks import CachedTracks
 from voice_worker.worker import Worker
 
@@ -151,6 +152,8 @@ async def start_bot(started_fakes: list[FakeDiscord]) -> AsyncIterator[BotFactor
         embedded: bool = False,
         idle_disconnect_s: float = 300.0,
         rate_limit_commands: int | None = None,
+        max_playlist_items: int | None = None,
+        search_target: SearchTarget = youtube_search,
     ) -> Bot:
         fake = FakeDiscord(guilds=guilds)
         started_fakes.append(fake)
@@ -160,19 +163,32 @@ async def start_bot(started_fakes: list[FakeDiscord]) -> AsyncIterator[BotFactor
         )
         if rate_limit_commands is not None:  # tests sending many commands in a row
             settings = settings.model_copy(update={"rate_limit_commands": rate_limit_commands})
+        playlist_items = max_playlist_items or settings.source_max_playlist_items
+        settings = settings.model_copy(update={"source_max_playlist_items": playlist_items})
         queue = InMemoryJobQueue()
         # Restored at teardown, so the next test (or another suite) starts from discord.com.
         restore = point_discord_py(fake.rest_base_url, fake.gateway_url)
         server: FrontDoorServer | None = None
         if embedded:
             worker = embedded_worker(settings, queue=queue, health_port=0)
+            if search_target is not youtube_search:  # searches go to a local page in tests
+                await worker.sources.aclose()  # type: ignore[attr-defined]
+                config = resolver_config(settings)
+                worker.sources = CachedTracks(Resolver(config, search_target=search_target))
         else:
             front_door = bootstrap(settings, queue=queue, configure_logs=False)
             server = FrontDoorServer(front_door.app)
             await server.start()
             fake.interactions_url = server.url
             sources = CachedTracks(
-                Resolver(ResolverConfig(allow_private_addresses=True, timeout_s=RESOLVE_TIMEOUT_S))
+                Resolver(
+                    ResolverConfig(
+                        allow_private_addresses=True,
+                        timeout_s=RESOLVE_TIMEOUT_S,
+                        max_playlist_items=playlist_items,
+                    ),
+                    search_target=search_target,  # searches go to a local page in tests
+                )
             )
             worker = Worker(settings, queue=queue, sources=sources, health_port=0)
         task = asyncio.create_task(worker.run())

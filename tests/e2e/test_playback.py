@@ -53,8 +53,12 @@ async def test_next_track_starts_by_itself_and_is_announced_in_the_channel(
     await bot.command("play", query=tone_server.url(440, 1.5))
     await bot.command("play", query=tone_server.url(660, 1.5))
     await bot.hear(660, 1.2)
-    # Posted with the bot token (the interaction token may be long dead by then).
-    notice = await bot.fake.wait_for_channel_message(contains="Now playing **660", timeout_s=10)
+    # Shown on the guild's now-playing message, edited with the bot token (the interaction
+    # token may be long dead by then): see test_now_playing.py.
+    notice = await bot.fake.wait_for_channel_message(
+        predicate=lambda m: str((m.get("embeds") or [{}])[0].get("title", "")).startswith("660"),
+        timeout_s=10,
+    )
     assert notice["author"]["id"] == bot.fake.bot_user_id
     assert not notice.get("interaction_metadata")
     bot.fake.assert_no_failures()

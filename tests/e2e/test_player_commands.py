@@ -4,6 +4,7 @@ signed interaction -> front door -> queue -> worker, judged by the ear and by th
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
@@ -89,7 +90,7 @@ async def test_commands_without_a_player_or_with_bad_positions_get_private_answe
         ("seek", (("position", "9:00"),)): "That's past the end of the track (0:04).",
     }
     for (name, options), expected in cases.items():
-        record = await bot.command(name, **dict(options))
+        record = await bot.command(name, **dict[str, Any](options))
         assert reply_of(record) == expected, name
         assert is_ephemeral(record), name
     await bot.command("play", query=tone_server.url(550, 1))
@@ -127,7 +128,8 @@ async def test_queue_edits_are_saved_in_the_store(
     assert reply_of(await bot.command("remove", position=2)).startswith("Removed **660")
     assert await queued() == ["550", "770"]
     await bot.command("play", query=tone_server.url(880, 1))
-    assert reply_of(await bot.command("move", **{"from": 3, "to": 1})) == (
+    move: dict[str, Any] = {"from": 3, "to": 1}  # "from" is a keyword in Python
+    assert reply_of(await bot.command("move", **move)) == (
         f"Moved **{tone_title(880)}** to position 1."
     )
     assert await queued() == ["880", "550", "770"]

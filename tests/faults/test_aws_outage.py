@@ -13,11 +13,11 @@ import pytest
 from structlog.contextvars import merge_contextvars
 from structlog.testing import capture_logs
 
-from shared.jobs import ControlJob, PlayJob, Requester
+from shared.jobs import AnyJob, JobEnvelope, PlayJob, Requester
 from shared.queue import SqsJobQueue
 from shared.state import JobClaim, StoreUnavailable
 from shared.state.dynamodb import DynamoDbStateStore
-from tests.faults.restartable_moto import REGION, RestartableMoto
+from tests.fixtures_aws import REGION, MotoProcess
 from voice_worker.consumer import Consumer
 from voice_worker.idempotency import LedgerJobs
 from voice_worker.metrics import WorkerCounters
@@ -45,11 +45,11 @@ class Recorder:
         self.runs: Counter[str] = Counter()
         self.replies: list[str] = []
 
-    async def handle(self, job: PlayJob | ControlJob) -> Reply:
+    async def handle(self, job: AnyJob) -> Reply:
         self.runs[job.job_id] += 1
         return Reply(f"ok {job.job_id}")
 
-    async def complete(self, job: PlayJob | ControlJob, reply: Reply) -> None:
+    async def complete(self, job: AnyJob | JobEnvelope, reply: Reply) -> None:
         self.replies.append(job.job_id)
 
     async def notify(self, channel_id: str, text: str) -> None:
@@ -65,23 +65,24 @@ async def until(predicate: Callable[[], bool], timeout_s: float) -> None:
 
 
 @pytest.fixture
-async def moto() -> AsyncIterator[RestartableMoto]:
-    server = RestartableMoto()
-    server.start()
-    yield server
-    server.stop()
+async def moto() -> AsyncIterator[MotoProcess]:
+    """A moto server of this test's own: the session's must stay up for everyone else."""
+    process = MotoProcess()
+    process.start()
+    yield process
+    process.stop()
 
 
 async def test_queue_and_store_down_for_a_while_lose_no_job_and_run_none_twice(
-    moto: RestartableMoto,
+    moto: MotoProcess,
 ) -> None:
     # GIVEN a worker's consumer on SQS, with its job ledger in DynamoDB, and jobs queued
-    queue_url, dlq_url = moto.create_fifo_queue(visibility_timeout_s=3, max_receives=10)
+    queue_url, dlq_url = moto.server.create_fifo_queue(visibility_timeout_s=3, max_receives=10)
     store = DynamoDbStateStore(
-        moto.create_state_table(), region=REGION, endpoint_url=moto.endpoint_url
+        moto.server.create_state_table(), region=REGION, endpoint_url=moto.server.endpoint_url
     )
     queue = SqsJobQueue(
-        queue_url, region=REGION, endpoint_url=moto.endpoint_url, dead_letter_url=dlq_url
+        queue_url, region=REGION, endpoint_url=moto.server.endpoint_url, dead_letter_url=dlq_url
     )
     before = [play(str(n), guild_id=str(100 + n % 3)) for n in range(1, 7)]
     for job in before:
@@ -120,17 +121,17 @@ async def test_queue_and_store_down_for_a_while_lose_no_job_and_run_none_twice(
         ids = [i for i in recorder.replies if str(100 + int(i) % 3) == guild]
         assert ids == sorted(ids, key=int)
     assert counters.jobs_dead_lettered == 0
-    assert moto.client("sqs").receive_message(QueueUrl=dlq_url).get("Messages") is None
+    assert moto.server.client("sqs").receive_message(QueueUrl=dlq_url).get("Messages") is None
     # The operator saw the outage: one warning per failed poll, with the attempt and backoff.
     outage = [line for line in logs if line["event"] == "consumer.queue_unavailable"]
     assert outage and all("retry_in_s" in line for line in outage), {line["event"] for line in logs}
 
 
 async def test_the_store_answers_unavailable_during_an_outage_and_keeps_its_data(
-    moto: RestartableMoto,
+    moto: MotoProcess,
 ) -> None:
     store = DynamoDbStateStore(
-        moto.create_state_table(), region=REGION, endpoint_url=moto.endpoint_url
+        moto.server.create_state_table(), region=REGION, endpoint_url=moto.server.endpoint_url
     )
     try:
         # GIVEN a claimed job and a finished one

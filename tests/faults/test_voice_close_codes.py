@@ -16,15 +16,19 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 
 import pytest
 
 from tests.e2e.conftest import Bot, reply_of
 from tests.fixtures_audio import ToneServer
-from voice_worker.session import VOICE_LOST_NOTICE
+from voice_worker.voice_recovery import VOICE_LOST_NOTICE
 
 pytestmark = [pytest.mark.e2e]
 LONG = pytest.mark.slow  # nightly-style (LONG_FAULTS=1, `make fuzz-long`)
+
+# The record_property fixture (a figure in the JUnit XML report); pytest exports no type for it.
+RecordProperty = Callable[[str, object], None]
 
 TRACK_S = 6.0
 RECOVERY_S = 25.0
@@ -114,7 +118,7 @@ async def test_playback_survives_a_voice_close(
     tone_server: ToneServer,
     code: int,
     keep_session: bool,
-    record_property: pytest.RecordProperty,
+    record_property: RecordProperty,
 ) -> None:
     # GIVEN a track playing and another queued
     await bot.command("play", query=tone_server.url(440, TRACK_S))
@@ -145,7 +149,7 @@ async def test_playback_survives_a_voice_close(
     ids=["4014-kicked", "4021-rate-limited", "4022-call-terminated"],
 )
 async def test_an_ended_voice_connection_keeps_the_queue_and_says_so(
-    bot: Bot, tone_server: ToneServer, code: int, record_property: pytest.RecordProperty
+    bot: Bot, tone_server: ToneServer, code: int, record_property: RecordProperty
 ) -> None:
     # GIVEN a track playing and another queued
     guild_id = bot.fake.guilds[0].guild_id
@@ -159,7 +163,9 @@ async def test_an_ended_voice_connection_keeps_the_queue_and_says_so(
         close_voice(bot, code, keep_session=False)
     # THEN the channel is told once, the session is gone and its queue is in the store
     assert len(await wait_notices(bot)) == 1
-    assert bot.worker.sessions.get(guild_id) is None
+    sessions = bot.worker.sessions
+    assert sessions is not None
+    assert sessions.get(guild_id) is None
     kept = await bot.worker.store.load(guild_id)
     assert kept is not None
     assert kept.now_playing is not None and "/tone/440-" in kept.now_playing.track.ref.webpage_url
@@ -170,7 +176,7 @@ async def test_an_ended_voice_connection_keeps_the_queue_and_says_so(
     record_property("next_play_answer_s", round(time.monotonic() - asked, 3))
     assert reply_of(again).startswith("Now playing"), reply_of(again)
     await wait_heard(bot, 880, 0.8)
-    session = bot.worker.sessions.get(guild_id)
+    session = sessions.get(guild_id)
     assert session is not None
     waiting = [t.ref.webpage_url.rsplit("/", 1)[-1] for t in session.snapshot().queue]
     assert waiting == ["440-6.webm", "660-1.5.webm"], waiting

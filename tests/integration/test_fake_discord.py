@@ -118,7 +118,7 @@ async def _join(fake: FakeDiscord, client: discord.Client) -> discord.VoiceClien
     seeded = fake.guilds[0]
     channel = client.get_channel(int(seeded.voice_channel_id))
     assert isinstance(channel, discord.VoiceChannel)
-    voice = await channel.connect(timeout=15)
+    voice: discord.VoiceClient = await channel.connect(timeout=15)
     assert isinstance(voice, discord.VoiceClient)
     return voice
 
@@ -286,7 +286,7 @@ async def test_bot_kicked_from_voice_gets_a_null_voice_state(
         disconnected = asyncio.Event()
 
         async def on_voice_state_update(member: discord.Member, before: Any, after: Any) -> None:
-            if member.id == client.user.id and after.channel is None:  # type: ignore[union-attr]
+            if member.id == client.user.id and after.channel is None:
                 disconnected.set()
 
         client.event(on_voice_state_update)

@@ -9,7 +9,8 @@ import httpx
 import pytest
 
 from interactions.app import create_app
-from shared.jobs import ControlJob, PlayJob
+from interactions.commands.definitions import registered_commands
+from shared.jobs import ControlJob, LoopCommand, PlainCommand, PlayerCommandJob, PlayJob
 from shared.queue import InMemoryJobQueue
 from tests.fixtures_interactions import (
     DoorFactory,
@@ -135,8 +136,11 @@ async def test_lying_content_length_is_still_capped(signer: Signer) -> None:
 
 @pytest.mark.parametrize(
     "body",
-    [b"not json", b"", b"[1, 2]", b'{"type": "two"}', b"\xff\xfe", b'{"id": "1"}'],
-    ids=["text", "empty", "array", "string_type", "not_utf8", "no_type"],
+    [
+        *(b"not json", b"", b"[1, 2]", b'{"type": "two"}', b"\xff\xfe", b'{"id": "1"}'),
+        b"[" * 5000 + b"]" * 5000,  # deeper than any parser's recursion: still a 400
+    ],
+    ids=["text", "empty", "array", "string_type", "not_utf8", "no_type", "deeply_nested"],
 )
 async def test_signed_non_interaction_is_refused_with_400(
     make_door: DoorFactory, signer: Signer, body: bytes
@@ -217,31 +221,18 @@ async def test_help_answers_at_once_with_every_command(
     answer = await door.post(body, signer.headers(body))
     # THEN an ephemeral embed lists every command, and nothing is enqueued
     assert answer.body["type"] == 4 and answer.body["data"]["flags"] == EPHEMERAL
-    names = [f["name"].split()[0] for f in answer.body["data"]["embeds"][0]["fields"]]
-    assert names == [
-        "/play",
-        "/skip",
-        "/stop",
-        "/pause",
-        "/resume",
-        "/leave",
-        "/queue",
-        "/nowplaying",
-        "/history",
-        "/playlist",
-        "/settings",
-        "/help",
-        "/volume",
-        "/seek",
-        "/loop",
-        "/shuffle",
-        "/remove",
-        "/move",
-        "/clear",
-        "/skipto",
-        "/previous",
-        "/filter",
+    # grouped by category (one field each), every registered command listed once by its usage
+    fields = answer.body["data"]["embeds"][0]["fields"]
+    assert [f["name"] for f in fields] == [
+        "Playback",
+        "Queue",
+        "Player",
+        "Playlists & history",
+        "Settings",
     ]
+    listed = [line.split("`")[1].split()[0] for f in fields for line in f["value"].splitlines()]
+    assert sorted(listed) == sorted(f"/{spec.name}" for spec in registered_commands())
+    assert {"/play", "/skip", "/stop", "/queue", "/nowplaying", "/playlist", "/help"} <= set(listed)
     assert await door.jobs() == []
 
 
@@ -405,8 +396,25 @@ async def test_autocomplete_echoes_and_never_enqueues(
 async def test_autocomplete_of_a_long_url_fits_discord_limits(
     make_door: DoorFactory, signer: Signer
 ) -> None:
+    # GIVEN a 320-character link typed into /play (Discord allows choice values of <= 100)
     door = await make_door()
     url = "https://example.com/" + "a" * 300
+    data = payload("play_autocomplete")
+    data["data"]["options"][0]["value"] = url
+    body = encode(data)
+    # WHEN autocomplete runs
+    answer = await door.post(body, signer.headers(body))
+    # THEN no choice is offered for it (a cut value would play something else; Discord submits
+    # the typed text when the user sends without picking)
+    assert answer.body == {"type": 8, "data": {"choices": []}}
+
+
+async def test_autocomplete_echoes_a_link_of_exactly_the_value_limit(
+    make_door: DoorFactory, signer: Signer
+) -> None:
+    door = await make_door()
+    url = "https://example.com/" + "a" * 80
+    assert len(url) == 100
     data = payload("play_autocomplete")
     data["data"]["options"][0]["value"] = url
     body = encode(data)
@@ -452,11 +460,49 @@ async def test_player_button_enqueues_and_defers_the_update(
     body = encode(data)
     # WHEN it arrives
     answer = await door.post(body, signer.headers(body))
-    # THEN a deferred update (the message stays), with the control job on the queue
-    assert answer.body == {"type": 6}
+    # THEN a deferred ephemeral reply (the worker answers the presser alone; the player
+    # message the button sits on stays as it is), with the control job on the queue
+    assert answer.body == {"type": 5, "data": {"flags": EPHEMERAL}}
     [job] = await door.jobs()
     assert isinstance(job, ControlJob) and job.kind == control
     assert job.job_id == data["id"]
+
+
+@pytest.mark.parametrize(
+    ("custom_id", "command"),
+    [
+        ("player:loop:track", LoopCommand(mode="track")),
+        ("player:loop:queue", LoopCommand(mode="queue")),
+        ("player:loop:off", LoopCommand(mode="off")),
+        ("player:shuffle", PlainCommand(name="shuffle")),
+    ],
+)
+async def test_loop_and_shuffle_buttons_enqueue_their_player_commands(
+    make_door: DoorFactory, signer: Signer, custom_id: str, command: object
+) -> None:
+    # GIVEN a press on the now-playing message's Loop (carrying the mode to set) or Shuffle
+    door = await make_door()
+    data = payload("button")
+    data["data"]["custom_id"] = custom_id
+    body = encode(data)
+    answer = await door.post(body, signer.headers(body))
+    # THEN the player command is queued like /loop or /shuffle, answered privately
+    assert answer.body == {"type": 5, "data": {"flags": EPHEMERAL}}
+    [job] = await door.jobs()
+    assert isinstance(job, PlayerCommandJob) and job.command == command
+
+
+@pytest.mark.parametrize("custom_id", ["player:loop:forever", "player:loop", "player:skip:2"])
+async def test_malformed_player_buttons_are_answered_not_enqueued(
+    make_door: DoorFactory, signer: Signer, custom_id: str
+) -> None:
+    door = await make_door()
+    data = payload("button")
+    data["data"]["custom_id"] = custom_id
+    body = encode(data)
+    answer = await door.post(body, signer.headers(body))
+    assert "doesn't do anything" in ephemeral_text(answer.body)
+    assert await door.jobs() == []
 
 
 async def test_unknown_button_is_answered_not_enqueued(

@@ -104,7 +104,7 @@ async def test_register_puts_the_payload_globally(
     assert request["user_agent"].startswith("DiscordBot (")
     assert request["spec_errors"] == {}
     assert request["body"] == bulk_overwrite_payload(max_query_length=500)
-    assert "Registered 22 commands (global)" in capsys.readouterr().out
+    assert "Registered 25 commands (global)" in capsys.readouterr().out
 
 
 async def test_register_in_one_guild(
@@ -201,7 +201,7 @@ def test_show_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
     assert run_cli(["commands", "show"]) == 0
     out = capsys.readouterr().out
     assert out.splitlines()[0].startswith("/play <query> [next]")
-    assert len(out.splitlines()) == 22
+    assert len(out.splitlines()) == 25
 
 
 def test_commands_needs_an_action(capsys: pytest.CaptureFixture[str]) -> None:

@@ -217,6 +217,8 @@ async def test_nowplaying_shows_the_track_with_progress_and_buttons(
         ("player:resume", "Resume"),
         ("player:skip", "Skip"),
         ("player:stop", "Stop"),
+        ("player:loop:track", "Loop: off"),  # the guild's loop mode; pressing sets the next
+        ("player:shuffle", "Shuffle"),
     ]
 
 
@@ -350,7 +352,7 @@ async def test_dj_actions_need_the_dj_role_once_one_is_set(
     dj = as_member(command("stop"), roles=[MEMBER_ROLE, DJ_ROLE], permissions="0")
     manager = as_member(button("player:stop"), roles=[], permissions=MANAGE_GUILD)
     assert (await post(dj)).body == {"type": 5}
-    assert (await post(manager)).body == {"type": 6}
+    assert (await post(manager)).body == {"type": 5, "data": {"flags": 64}}
     # THEN both stops are queued
     jobs = await door.jobs()
     assert [(type(j), j.kind) for j in jobs] == [(ControlJob, "stop"), (ControlJob, "stop")]

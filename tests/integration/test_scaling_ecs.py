@@ -1,4 +1,4 @@
-"""The ECS wake-up adapter against moto's server: desired = max(current, 1)."""
+"""The front door's ECS wake-up adapter against moto's server: desired = max(current, 1)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,14 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from shared.scaling import EcsServiceWaker, WakeFailed, WakeResult
+from interactions.aws_credentials import StaticCredentials
+from interactions.aws_http import AwsError, AwsJsonClient
+from interactions.aws_sigv4 import AwsCredentials
+from interactions.wake import EcsScaler
+from shared.scaling import WakeFailed, WakeResult
 from tests.fixtures_aws import MotoServer
 
-MakeWaker = Callable[[str, str], EcsServiceWaker]
+MakeWaker = Callable[[str, str], EcsScaler]
 
 
 def _service(moto_server: MotoServer, desired: int) -> tuple[str, str]:
@@ -37,17 +41,24 @@ def _service(moto_server: MotoServer, desired: int) -> tuple[str, str]:
     return cluster, "workers"
 
 
+def ecs_client(moto_server: MotoServer) -> AwsJsonClient:
+    """The signed JSON client the front door's bootstrap builds for ECS."""
+    return AwsJsonClient(
+        service="ecs",
+        target_prefix="AmazonEC2ContainerServiceV20141113",
+        json_version="1.1",
+        region=moto_server.region,
+        credentials=StaticCredentials(AwsCredentials("testing", "testing")),
+        endpoint_url=moto_server.endpoint_url,
+    )
+
+
 @pytest.fixture
 async def make_waker(moto_server: MotoServer) -> AsyncIterator[MakeWaker]:
-    created: list[EcsServiceWaker] = []
+    created: list[EcsScaler] = []
 
-    def make(cluster: str, service: str) -> EcsServiceWaker:
-        waker = EcsServiceWaker(
-            cluster=cluster,
-            service=service,
-            region=moto_server.region,
-            endpoint_url=moto_server.endpoint_url,
-        )
+    def make(cluster: str, service: str) -> EcsScaler:
+        waker = EcsScaler(ecs_client(moto_server), cluster=cluster, service=service)
         created.append(waker)
         return waker
 
@@ -91,13 +102,14 @@ async def test_a_missing_service_is_a_wake_failure(
         await make_waker(cluster, "nope").wake()
 
 
-async def test_a_missing_cluster_is_a_wake_failure(
+async def test_a_missing_cluster_is_an_aws_error(
     moto_server: MotoServer, make_waker: MakeWaker
 ) -> None:
-    with pytest.raises(WakeFailed):
+    # WorkerWaker.after_enqueue logs it as workers.wake_failed (test_interactions_wake.py)
+    with pytest.raises(AwsError, match="ClusterNotFoundException"):
         await make_waker("no-such-cluster", "workers").wake()
 
 
 def test_cluster_and_service_are_required() -> None:
     with pytest.raises(ValueError, match="WORKER_CLUSTER"):
-        EcsServiceWaker(cluster="", service="workers", region="us-east-1")
+        EcsScaler(ecs_client(MotoServer("http://127.0.0.1:9")), cluster="", service="workers")

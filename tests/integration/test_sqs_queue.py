@@ -31,7 +31,7 @@ def control(job_id: str, kind: str, guild_id: str = "100") -> ControlJob:
         application_id="300",
         interaction_token="tok",
         requester=REQUESTER,
-        kind=kind,  # type: ignore[arg-type]
+        kind=kind,
     )
 
 

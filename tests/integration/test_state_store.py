@@ -404,6 +404,40 @@ async def test_concurrent_claims_of_one_job_have_exactly_one_winner(
 # Playlists --------------------------------------------------------------------------------
 
 
+async def test_a_save_that_may_only_replace_its_own_playlist_is_one_conditional_write(
+    open_store: StoreFactory, clock: FakeClock
+) -> None:
+    # GIVEN two front doors (two connections) saving the same new name for two members
+    doors = [open_store() for _ in range(2)]
+    for round_ in range(10):
+        name = f"Mix {round_}"
+        lists = [
+            Playlist(guild_id="20", name=name, tracks=(track(n),), created_by=member)
+            for n, member in ((1, "41"), (2, "42"))
+        ]
+        # WHEN both save at once, each only if the name is free or theirs
+        saved = await asyncio.gather(
+            *(
+                door.save_playlist(lst, only_creator=True)
+                for door, lst in zip(doors, lists, strict=True)
+            )
+        )
+        # THEN exactly one wins and the stored playlist is the winner's
+        assert sorted(saved) == [False, True], saved
+        winner = lists[saved.index(True)]
+        assert await doors[0].get_playlist("20", name) == winner
+    # AND its creator may replace it, someone else may not, an unconditional save (a DJ) may
+    mine = Playlist(guild_id="20", name="mine", tracks=(track(1),), created_by="41")
+    assert await doors[0].save_playlist(mine, only_creator=True) is True
+    again = mine.model_copy(update={"tracks": (track(2),), "updated_at": clock.dt()})
+    assert await doors[1].save_playlist(again, only_creator=True) is True
+    theirs = again.model_copy(update={"tracks": (track(3),), "created_by": "42"})
+    assert await doors[1].save_playlist(theirs, only_creator=True) is False
+    assert await doors[0].get_playlist("20", "MINE") == again
+    assert await doors[0].save_playlist(theirs) is True
+    assert await doors[0].get_playlist("20", "mine") == theirs
+
+
 async def test_playlists_crud(store: StateStore, clock: FakeClock) -> None:
     mix = Playlist(guild_id="20", name="Road Trip", tracks=(track(1), track(2)), created_by="42")
     assert await store.save_playlist(mix) is True

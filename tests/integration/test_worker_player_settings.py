@@ -43,7 +43,10 @@ async def test_player_settings_are_saved_beside_the_admins_settings(
     assert state.settings.filter_preset == "vaporwave"
     assert (state.settings.dj_role_id, state.settings.max_queue_length) == ("55", 20)
     loaded = await DurableSessionStore(open_store()).load(GUILD)
-    assert loaded is not None and loaded.player == player
+    # ... with the admins' settings the worker reads (the DJ role for vote-skip, and the
+    # guild's own queue bound, which the session applies)
+    assert loaded is not None
+    assert loaded.player == player.model_copy(update={"dj_role_id": "55", "max_queue_length": 20})
 
 
 async def test_history_is_loaded_for_previous_and_loop_ends_with_the_session(

@@ -88,6 +88,9 @@ class _NoSources:
     async def stream(self, ref: Any) -> Any:
         raise AssertionError("no streams expected")
 
+    async def search(self, words: str, *, limit: int) -> Any:
+        raise AssertionError("no searches expected")
+
     def prefetch(self, ref: Any) -> None:
         raise AssertionError("no prefetch expected")
 
@@ -129,7 +132,7 @@ async def _wait_health(port: int, predicate: Any, timeout_s: float = 30) -> dict
 
 @pytest.mark.e2e
 async def test_local_mode_plays_then_stops_cleanly_on_sigterm(
-    fake_discord: Any, tone_server: ToneServer
+    fake_discord: Any, tone_server: ToneServer, tmp_path: Path
 ) -> None:
     settings = demo_settings(fake_discord)
     port = free_port()
@@ -144,6 +147,8 @@ async def test_local_mode_plays_then_stops_cleanly_on_sigterm(
         WORKER_GUILD_READY_TIMEOUT_S="0.2",
         WORKER_SHUTDOWN_GRACE_S="5",
         LOG_FORMAT="json",
+        # Its own store: the default ./musicbot.sqlite3 may hold other runs' guilds to resume.
+        SQLITE_PATH=str(tmp_path / "state.sqlite3"),
     )
     process = await asyncio.create_subprocess_exec(
         str(MUSICBOT), "local", env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
@@ -168,7 +173,7 @@ async def test_local_mode_plays_then_stops_cleanly_on_sigterm(
         assert process.stderr is not None
         log = (await process.stderr.read()).decode()
     assert code == 0, log[-4000:]
-    assert stopped_in < 10
+    assert stopped_in < 10, log[-6000:]
     events = [json.loads(line).get("event") for line in log.splitlines() if line.startswith("{")]
     assert "worker.stop_requested" in events and "worker.stopped" in events
     assert fake_discord.bot_token not in log  # the token never reaches the logs

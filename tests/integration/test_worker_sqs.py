@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
-from shared.jobs import ControlJob, PlayJob, Requester
+from shared.jobs import AnyJob, JobEnvelope, PlayJob, Requester
 from shared.queue import QueueUnavailable, SqsJobQueue
 from tests.fixtures_aws import MotoServer
 from tests.unit.test_worker_consumer import until
-from voice_worker.consumer import Consumer
+from voice_worker.consumer import UPDATING, Consumer
 from voice_worker.idempotency import RecentJobs
 from voice_worker.metrics import WorkerCounters
 from voice_worker.reporting import Reply
@@ -33,13 +34,13 @@ class Recorder:
         self.replies: list[tuple[str, str]] = []
         self.attempts: dict[str, int] = {}
 
-    async def handle(self, job: PlayJob | ControlJob) -> Reply:
+    async def handle(self, job: AnyJob) -> Reply:
         self.attempts[job.job_id] = self.attempts.get(job.job_id, 0) + 1
         if job.job_id == "2" and self.attempts[job.job_id] == 1:
             raise QueueUnavailable("try again")
         return Reply(f"ok {job.job_id}")
 
-    async def complete(self, job: PlayJob | ControlJob, reply: Reply) -> None:
+    async def complete(self, job: AnyJob | JobEnvelope, reply: Reply) -> None:
         self.replies.append((job.job_id, reply.text))
 
     async def notify(self, channel_id: str, text: str) -> None:
@@ -84,3 +85,40 @@ async def test_consumer_over_sqs_acks_retries_and_dead_letters(moto_server: Moto
         QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages"]
     )["Attributes"]
     assert left["ApproximateNumberOfMessages"] == "0"
+
+
+async def test_a_job_of_a_newer_kind_is_answered_then_dead_lettered(
+    moto_server: MotoServer,
+) -> None:
+    # GIVEN a job of a kind only a newer front door sends (a rolling deploy), on real SQS
+    queue_url, dlq_url = moto_server.create_fifo_queue(max_receives=5)
+    sqs = SqsJobQueue(
+        queue_url,
+        region=moto_server.region,
+        endpoint_url=moto_server.endpoint_url,
+        dead_letter_url=dlq_url,
+    )
+    body = json.dumps({**json.loads(play("7").model_dump_json()), "kind": "lyrics"})
+    boto = moto_server.client("sqs")
+    boto.send_message(
+        QueueUrl=queue_url, MessageBody=body, MessageGroupId="100", MessageDeduplicationId="7"
+    )
+    await sqs.send(play("1"))
+    recorder, counters = Recorder(), WorkerCounters()
+    consumer = Consumer(
+        sqs, recorder, recorder, RecentJobs(), counters, receive_wait_s=1, retry_delay=lambda n: 0
+    )
+    task = asyncio.create_task(consumer.run())
+    try:
+        await until(lambda: counters.jobs_succeeded >= 1, timeout_s=30)
+    finally:
+        consumer.stop()
+        await task
+        await sqs.aclose()
+    # THEN its user is told, it is never handled, and it ends in the DLQ as malformed
+    assert recorder.replies == [("7", UPDATING), ("1", "ok 1")]
+    assert "7" not in recorder.attempts
+    assert counters.malformed == 1
+    dead = boto.receive_message(QueueUrl=dlq_url, MessageAttributeNames=["All"])["Messages"]
+    assert [m["Body"] for m in dead] == [body]
+    assert dead[0]["MessageAttributes"]["reason"]["StringValue"].startswith("malformed")

@@ -117,3 +117,54 @@ def test_nothing_is_enqueued_without_a_valid_signature(
     # 413: a forged body over the cap is refused before its signature is even checked.
     assert status in (401, 413), (forgery, status, answer)
     assert jobs == []
+
+
+def _control(name: str, **overrides: Any) -> dict[str, Any]:
+    """A signed-shape command; the ids are overridden one at a time below."""
+    payload: dict[str, Any] = {
+        "id": "1300000000000009001",
+        "application_id": "1300000000000009002",
+        "type": 2,
+        "token": "aW50ZXJhY3Rpb246ZnV6eg",
+        "guild_id": "1300000000000009003",
+        "channel_id": "1300000000000009004",
+        "member": {"user": {"id": "1300000000000009005", "username": "u"}, "roles": []},
+        "data": {"name": name, "options": []},
+    }
+    payload.update(overrides)
+    return payload
+
+
+@pytest.mark.parametrize("name", ["skip", "stop", "clear"])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"channel_id": ":"},  # the long run's find: a job refused the id, the catch-all answered
+        {"guild_id": "x1"},
+        {"id": "1" * 21},
+        {"application_id": "-1"},
+        {"member": {"user": {"id": "me"}, "roles": []}},
+    ],
+    ids=["channel_id", "guild_id", "id", "application_id", "user_id"],
+)
+def test_ids_that_are_not_snowflakes_are_refused_not_apologised_for(
+    door: DoorRunner, name: str, overrides: dict[str, Any]
+) -> None:
+    body = json.dumps(_control(name, **overrides)).encode()
+    status, answer, jobs = door.post(body, SIGNER.headers(body))
+    assert status == 400, answer
+    _assert_clean(status, answer)
+    assert jobs == []
+
+
+def test_roles_that_are_not_snowflakes_are_ignored() -> None:
+    # A role id that is no snowflake can match no DJ role: dropped, the command goes on.
+    runner = DoorRunner()
+    try:
+        member = {"user": {"id": "1300000000000009005"}, "roles": ["dj", "1300000000000009006"]}
+        body = json.dumps(_control("skip", member=member)).encode()
+        status, answer, jobs = runner.post(body, SIGNER.headers(body))
+        _assert_clean(status, answer)
+        assert [job.requester.role_ids for job in jobs] == [("1300000000000009006",)]
+    finally:
+        runner.close()

@@ -81,6 +81,7 @@ def test_play_query_takes_its_max_length_from_settings() -> None:
 
 REGISTERED = [
     "play",
+    "search",
     "skip",
     "stop",
     "pause",
@@ -102,6 +103,8 @@ REGISTERED = [
     "skipto",
     "previous",
     "filter",
+    "autoplay",
+    "247",
 ]
 # Every command's worker side exists today; a new one starts here until the worker handles it.
 WAITING_FOR_WORKER: list[str] = []
@@ -135,8 +138,12 @@ def _every_definition() -> list[dict[str, Any]]:
     return [
         {"type": 1, **spec.payload, "integration_types": [0], "contexts": [0]}
         for spec in COMMANDS
-        if spec.name != "play"
-    ] + [c for c in bulk_overwrite_payload(max_query_length=500) if c["name"] == "play"]
+        if spec.name not in _QUERY_COMMANDS
+    ] + [c for c in bulk_overwrite_payload(max_query_length=500) if c["name"] in _QUERY_COMMANDS]
+
+
+# Their query's max_length comes from settings when the payload is built.
+_QUERY_COMMANDS = ("play", "search")
 
 
 def test_every_definition_registered_or_not_is_valid_for_discord() -> None:
@@ -179,6 +186,9 @@ def test_access_rules_come_from_the_data() -> None:
     assert SPECS["clear"].access is Access.DJ
     assert SPECS["playlist"].access_for("delete") is Access.DJ
     assert SPECS["playlist"].access_for("list") is Access.EVERYONE
+    # Saving is for everyone; replacing someone else's playlist is checked by the command.
+    assert SPECS["playlist"].access_for("save") is Access.EVERYONE
+    assert SPECS["playlist"].access_for("load") is Access.EVERYONE
     assert SPECS["settings"].access_for("show") is Access.EVERYONE
     assert SPECS["settings"].access_for("set") is Access.MANAGER
     assert SPECS["settings"].access_for("reset") is Access.MANAGER
@@ -186,7 +196,9 @@ def test_access_rules_come_from_the_data() -> None:
 
 
 def test_usage_lists_subcommands() -> None:
-    assert usage(SPECS["playlist"].payload) == "/playlist list | show <name> | delete <name>"
+    assert usage(SPECS["playlist"].payload) == (
+        "/playlist list | show <name> | save <name> | load <name> | delete <name>"
+    )
     assert usage(SPECS["play"].payload) == "/play <query> [next]"
     assert usage(SPECS["move"].payload) == "/move <from> <to>"
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from interactions.commands import display
-from interactions.commands.status import now_playing_view, queue_view
+from interactions.commands.display import now_playing_view
+from interactions.commands.status import queue_view
 from interactions.permissions import is_manager
 from shared.state import GuildState, NowPlaying, QueuedTrack
 from tests.fixtures_interactions import assert_valid_callback

@@ -7,22 +7,23 @@ job is acked, retried, answered or dead-lettered, in order per guild, at most on
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 import pytest
 
-from shared.jobs import ControlJob, PlayJob, Requester
+from shared.jobs import AnyJob, JobEnvelope, PlayJob, Requester
 from shared.queue import Delivery, InMemoryJobQueue, QueueUnavailable
-from voice_worker.consumer import Consumer
+from voice_worker.consumer import UPDATING, Consumer
 from voice_worker.errors import NotInVoice
 from voice_worker.failures import GAVE_UP, GENERIC_FAILURE
 from voice_worker.idempotency import RecentJobs
 from voice_worker.metrics import WorkerCounters
 from voice_worker.reporting import Reply
 
-Behaviour = Callable[[PlayJob | ControlJob, int], Reply]
+Behaviour = Callable[[AnyJob, int], Reply]
 
 
 async def until(predicate: Callable[[], object], timeout_s: float = 5.0) -> None:
@@ -52,7 +53,7 @@ class RecordingReporter:
 
     completed: list[tuple[str, Reply]] = field(default_factory=list)
 
-    async def complete(self, job: PlayJob | ControlJob, reply: Reply) -> None:
+    async def complete(self, job: AnyJob | JobEnvelope, reply: Reply) -> None:
         self.completed.append((job.job_id, reply))
 
     async def notify(self, channel_id: str, text: str) -> None:
@@ -68,7 +69,7 @@ class ScriptedHandler:
     order: list[str] = field(default_factory=list)
     delays: dict[str, float] = field(default_factory=dict)
 
-    async def handle(self, job: PlayJob | ControlJob) -> Reply:
+    async def handle(self, job: AnyJob) -> Reply:
         self.attempts[job.job_id] += 1
         await asyncio.sleep(self.delays.get(job.job_id, 0))
         self.order.append(job.job_id)
@@ -123,7 +124,7 @@ async def test_success_is_reported_then_acked(harness: Harness) -> None:
 
 
 async def test_user_facing_error_is_answered_ephemerally_and_acked(harness: Harness) -> None:
-    def not_in_voice(job: PlayJob | ControlJob, attempt: int) -> Reply:
+    def not_in_voice(job: AnyJob, attempt: int) -> Reply:
         raise NotInVoice("not_in_voice")
 
     harness.handler.behaviours["1"] = not_in_voice
@@ -136,7 +137,7 @@ async def test_user_facing_error_is_answered_ephemerally_and_acked(harness: Harn
 
 
 async def test_transient_error_is_retried_until_it_works(harness: Harness) -> None:
-    def flaky(job: PlayJob | ControlJob, attempt: int) -> Reply:
+    def flaky(job: AnyJob, attempt: int) -> Reply:
         if attempt < 3:
             raise QueueUnavailable("not now")
         return Reply("third time lucky")
@@ -151,7 +152,7 @@ async def test_transient_error_is_retried_until_it_works(harness: Harness) -> No
 
 
 async def test_too_many_attempts_dead_letters_and_tells_once(harness: Harness) -> None:
-    def always_down(job: PlayJob | ControlJob, attempt: int) -> Reply:
+    def always_down(job: AnyJob, attempt: int) -> Reply:
         raise QueueUnavailable("down")
 
     harness.handler.behaviours["1"] = always_down
@@ -166,7 +167,7 @@ async def test_too_many_attempts_dead_letters_and_tells_once(harness: Harness) -
 
 
 async def test_bug_is_dead_lettered_with_a_generic_answer(harness: Harness) -> None:
-    def bug(job: PlayJob | ControlJob, attempt: int) -> Reply:
+    def bug(job: AnyJob, attempt: int) -> Reply:
         raise KeyError("secret detail")
 
     harness.handler.behaviours["1"] = bug
@@ -198,11 +199,15 @@ class PoisonedQueue(InMemoryJobQueue):
         )
         self.poison_dead: list[str] = []
 
-    async def receive(self, *, max_messages: int = 10, wait_s: float = 20.0) -> list[Delivery]:
+    async def receive(
+        self, *, max_messages: int = 10, wait_s: float = 20.0, visibility_s: float | None = None
+    ) -> list[Delivery]:
         poison, self.poison = self.poison, None
         if poison is not None:
             return [poison]
-        return await super().receive(max_messages=max_messages, wait_s=wait_s)
+        return await super().receive(
+            max_messages=max_messages, wait_s=wait_s, visibility_s=visibility_s
+        )
 
     async def dead_letter(self, delivery: Delivery, *, reason: str) -> None:
         if delivery.message_id == "m-1":
@@ -225,6 +230,48 @@ async def test_malformed_message_is_dead_lettered_and_the_loop_goes_on() -> None
     assert queue.poison_dead and queue.poison_dead[0].startswith("malformed:")
     assert counters.malformed == 1
     assert reporter.completed == [("2", Reply("done 2"))]
+
+
+class UndecodableQueue(PoisonedQueue):
+    """A poisoned queue whose poison is a job's body with some fields changed."""
+
+    def __init__(self, **changes: object) -> None:
+        super().__init__()
+        body = json.dumps({**json.loads(job("9").model_dump_json()), **changes})
+        self.poison = Delivery.decode(
+            message_id="m-1", receipt="r-1", body=body, group_id="100", receive_count=1
+        )
+
+
+@pytest.mark.parametrize(
+    ("changes", "answer"),
+    [
+        ({"kind": "dance", "tempo": 120}, UPDATING),  # a kind from a newer front door
+        ({"schema_version": 2}, UPDATING),  # a schema from a newer front door
+        ({"query": ""}, GENERIC_FAILURE),  # a kind this version knows, with a bad field
+    ],
+)
+async def test_an_undecodable_job_with_an_envelope_is_answered_then_dead_lettered(
+    changes: dict[str, object], answer: str
+) -> None:
+    # GIVEN a message the worker can't decode, but whose envelope names the interaction
+    queue = UndecodableQueue(**changes)
+    assert queue.poison is not None and queue.poison.job is None
+    reporter, counters = RecordingReporter(), WorkerCounters()
+    handler = ScriptedHandler()
+    consumer = Consumer(queue, handler, reporter, RecentJobs(), counters, receive_wait_s=0.05)
+    task = asyncio.create_task(consumer.run())
+    await queue.send(job("2"))
+    await until(lambda: counters.jobs_succeeded >= 1)
+    consumer.stop()
+    await task
+    # THEN the user's deferred reply is completed (privately) instead of left "thinking"
+    assert reporter.completed[0] == ("9", Reply(answer, ephemeral=True))
+    # AND, as before, it is not processed and ends in the DLQ as malformed; the loop goes on
+    assert "9" not in handler.order
+    assert queue.poison_dead and queue.poison_dead[0].startswith("malformed:")
+    assert counters.malformed == 1
+    assert reporter.completed[1:] == [("2", Reply("done 2"))]
 
 
 async def test_redelivered_job_has_no_second_effect() -> None:

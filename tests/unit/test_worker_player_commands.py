@@ -96,6 +96,8 @@ def test_player_command_jobs_are_jobs_and_their_commands_are_registered() -> Non
     assert {"volume", "seek", "loop", "remove", "skipto", "move", "shuffle", "clear"} | {
         "previous",
         "filter",
+        "autoplay",
+        "247",
     } == PLAYER_COMMANDS
     for name in PLAYER_COMMANDS:
         raw = json.loads(encode_job(job(LoopCommand(mode="off"))))

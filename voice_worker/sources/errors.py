@@ -6,18 +6,16 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import TypeVar
 
+# The worker's user-facing base: a plain module (no discord.py), so sources stay light.
+from voice_worker.errors import UserFacingError
+
 _E = TypeVar("_E", bound=BaseException)
 
 
-class SourceError(Exception):
+class SourceError(UserFacingError):
     """Base class: ``user_message`` may be shown in Discord; ``reason`` is a stable log code."""
 
     default_message = "That track couldn't be played."
-
-    def __init__(self, reason: str, user_message: str | None = None) -> None:
-        self.reason = reason
-        self.user_message = user_message or self.default_message
-        super().__init__(f"{reason}: {self.user_message}")
 
 
 class UnsafeUrl(SourceError):

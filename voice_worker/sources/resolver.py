@@ -16,13 +16,14 @@ from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, Self, TypeVar, cast
 
 import httpx
 import structlog
 
 from voice_worker.sources.config import ResolverConfig
 from voice_worker.sources.errors import (
+    InvalidQuery,
     ResolveTimeout,
     SourceError,
     SourceUnavailable,
@@ -46,6 +47,15 @@ from voice_worker.sources.ytdl import build_params, extract_info, has_dedicated_
 log = structlog.get_logger(__name__)
 
 _T = TypeVar("_T")
+# (search words, how many results) -> what yt-dlp extracts.
+SearchTarget = Callable[[str, int], str]
+
+
+def youtube_search(words: str, limit: int) -> str:
+    """yt-dlp's YouTube search for the top ``limit`` results (words already cleaned)."""
+    return f"ytsearch{limit}:{words}"
+
+
 _NOISY_REASONS = frozenset({"blocked", "failed", "timeout"})
 
 
@@ -92,7 +102,10 @@ class Resolver:
         resolve: AsyncResolve | None = None,
         resolve_sync: SyncResolve | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        search_target: SearchTarget = youtube_search,
     ) -> None:
+        # search_target: what yt-dlp extracts for /search (tests point it at a local page).
+        self._search_target = search_target
         self._config = config
         self._policy = config.url_policy
         self._owns_executor = executor is None
@@ -145,6 +158,41 @@ class Resolver:
             elapsed_ms=round((time.monotonic() - started) * 1000),
         )
         return result
+
+    async def search(self, words: str, *, limit: int) -> tuple[TrackRef, ...]:
+        """The top ``limit`` results for search words (flat: titles and links, no streams)."""
+        started = time.monotonic()
+        bound = log.bind(query_kind="search_menu")
+        try:
+            parsed = classify_query(words, max_search_length=self._config.max_query_length)
+            if parsed.kind is not QueryKind.SEARCH:
+                raise InvalidQuery("link", "That's a link: use /play to play it.")
+            async with asyncio.timeout(self._config.timeout_s):
+                target = self._search_target(parsed.text, limit)
+                if target.lower().startswith(("http://", "https://")):
+                    target = (await self._vet_url(target)).url
+                info = await self._extract(target, flat=True)
+        except TimeoutError:
+            raise self._logged(
+                bound, ResolveTimeout("timeout"), started, "source.search.failed"
+            ) from None
+        except SourceError as exc:
+            self._logged(bound, exc, started, "source.search.failed")
+            raise
+        raw = (info.get("entries") or []) if is_playlist(info) else [info]
+        parent_url = info.get("webpage_url")
+        refs = [
+            ref_from_entry(cast(RawInfo, entry), parent_url=parent_url)
+            for entry in list(raw)[:limit]
+            if isinstance(entry, dict)
+        ]
+        results = tuple(ref for ref in refs if ref is not None)
+        bound.info(
+            "source.search.done",
+            results=len(results),
+            elapsed_ms=round((time.monotonic() - started) * 1000),
+        )
+        return results
 
     async def resolve(self, ref: TrackRef) -> Track:
         """Resolve one queued ref into a fresh :class:`Track` (a new stream URL)."""
