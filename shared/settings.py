@@ -60,7 +60,7 @@ class Settings(BaseSettings):
     # Budget for one yt-dlp lookup (a hung site is given up after this, the user told).
     source_resolve_timeout_s: float = Field(default=20.0, gt=0, le=120)
     # Tracks taken from one playlist link.
-    source_max_playlist_items: int = Field(default=50, ge=1, le=500)
+    source_max_playlist_items: int = Field(default=200, ge=1, le=500)
     # yt-dlp options an operator may need (docs/operations.md: "When YouTube blocks the worker").
     ytdlp_cookies_file: str = ""
     ytdlp_proxy: str = ""

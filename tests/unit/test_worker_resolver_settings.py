@@ -13,10 +13,10 @@ def test_ytdlp_operator_options_come_from_the_environment(monkeypatch: pytest.Mo
     monkeypatch.setenv("YTDLP_PROXY", "socks5://proxy.internal:1080")
     monkeypatch.setenv("YTDLP_EXTRACTOR_ARGS", '{"youtube": {"player_client": ["web", "tv"]}}')
     monkeypatch.setenv("SOURCE_RESOLVE_TIMEOUT_S", "12.5")
-    monkeypatch.setenv("SOURCE_MAX_PLAYLIST_ITEMS", "200")
+    monkeypatch.setenv("SOURCE_MAX_PLAYLIST_ITEMS", "120")
     config = resolver_config(load_settings())
     assert config.timeout_s == 12.5
-    assert config.max_playlist_items == 200
+    assert config.max_playlist_items == 120
     assert config.yt_dlp_operator_params() == {
         "cookiefile": "/run/secrets/cookies.txt",
         "proxy": "socks5://proxy.internal:1080",

@@ -26,7 +26,7 @@ class ResolverConfig:
     """
 
     timeout_s: float = 20.0
-    max_playlist_items: int = 50
+    max_playlist_items: int = 200
     allow_private_addresses: bool = False  # demo and tests only; metadata stays refused
     cookies_file: str | None = None
     proxy: str | None = None
