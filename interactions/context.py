@@ -17,7 +17,7 @@ class MalformedInteraction(ValueError):
     """Signed by Discord but not shaped like an interaction we understand (answered with 400)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Interaction:
     """The parts of an interaction payload the router needs; the token is kept out of repr."""
 
@@ -44,12 +44,16 @@ class Interaction:
 
     def requester(self) -> Requester:
         """Who asked, for the job."""
-        return Requester(
-            user_id=self.user_id or "0",
-            display_name=self.display_name[:_MAX_NAME],
-            role_ids=self.role_ids,
-            permissions=self.permissions,
-        )
+        return Requester.model_validate(self.requester_fields())
+
+    def requester_fields(self) -> dict[str, Any]:
+        """Who asked, as the plain data Requester validates (a job validates it in one pass)."""
+        return {
+            "user_id": self.user_id or "0",
+            "display_name": self.display_name[:_MAX_NAME],
+            "role_ids": self.role_ids,
+            "permissions": self.permissions,
+        }
 
     def log_fields(self) -> dict[str, str | int | None]:
         """Identifiers safe to log (never the token or option values)."""
@@ -159,14 +163,19 @@ def parse_interaction(payload: object) -> Interaction:
     if token is None and kind is not InteractionType.PING:
         raise MalformedInteraction("interaction token missing")
 
-    member = payload.get("member") if isinstance(payload.get("member"), dict) else None
+    # Each key read once: this runs on every interaction's answer path.
+    member = payload.get("member")
+    if not isinstance(member, dict):
+        member = None
     user_source = member.get("user") if member else payload.get("user")
     user: dict[str, Any] = user_source if isinstance(user_source, dict) else {}
     roles = member.get("roles") if member else None
-    data = payload.get("data") if isinstance(payload.get("data"), dict) else {}
-    assert isinstance(data, dict)
+    data = payload.get("data")
+    if not isinstance(data, dict):
+        data = {}
     options, focused, subcommand = _flatten_options(data.get("options"))
     values = _values(data.get("values"))
+    custom_id = _str(data, "custom_id")
     display = (
         (_str(member, "nick") if member else None)
         or _str(user, "global_name")
@@ -191,8 +200,8 @@ def parse_interaction(payload: object) -> Interaction:
         command=_str(data, "name"),
         options=options,
         focused=focused,
-        custom_id=_str(data, "custom_id"),
+        custom_id=custom_id,
         values=values,
-        value_labels=_labels(payload.get("message"), _str(data, "custom_id"), values),
+        value_labels=_labels(payload.get("message"), custom_id, values) if values else (),
         subcommand=subcommand,
     )

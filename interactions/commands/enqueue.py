@@ -42,6 +42,23 @@ class JobOrigin(TypedDict):
     requester: Requester
 
 
+def job_fields(interaction: Interaction) -> dict[str, Any]:
+    """job_origin's fields as plain data, the requester too, for ``Job.model_validate``.
+
+    One validation pass over the whole job (the requester included) instead of building a
+    Requester model first: the same checks, ~1 µs less on /play's answer path.
+    """
+    assert interaction.guild_id is not None and interaction.channel_id is not None
+    return {
+        "job_id": interaction.id,
+        "guild_id": interaction.guild_id,
+        "channel_id": interaction.channel_id,
+        "application_id": interaction.application_id,
+        "interaction_token": interaction.token,
+        "requester": interaction.requester_fields(),
+    }
+
+
 def job_origin(interaction: Interaction) -> JobOrigin:
     """Where a job comes from and whom to answer: the fields every job kind shares."""
     assert interaction.guild_id is not None and interaction.channel_id is not None
@@ -58,9 +75,13 @@ def job_origin(interaction: Interaction) -> JobOrigin:
 async def enqueue(services: Services, job: AnyJob, deferred: Reply) -> Reply:
     """Send the job, then answer with ``deferred``; a queue outage is answered at once."""
     try:
-        # asyncio.timeout rather than wait_for: same bound, without a task per send.
-        async with asyncio.timeout(services.enqueue_timeout_s):
+        if getattr(services.queue, "send_never_waits", False):
+            # The in-process queue does no I/O: no deadline to keep (a timeout costs ~5 µs).
             await services.queue.send(job)
+        else:
+            # asyncio.timeout rather than wait_for: same bound, without a task per send.
+            async with asyncio.timeout(services.enqueue_timeout_s):
+                await services.queue.send(job)
     except (QueueUnavailable, TimeoutError) as exc:
         log.warning("interaction.enqueue_failed", error=type(exc).__name__, **job.log_fields())
         return Reply(responses.ephemeral(QUEUE_DOWN), "enqueue_failed")

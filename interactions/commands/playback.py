@@ -22,6 +22,7 @@ from interactions.commands.enqueue import (
     QUEUE_DOWN,
     enqueue,
     enqueue_and_wake,
+    job_fields,
     job_origin,
 )
 from interactions.context import Interaction
@@ -71,11 +72,10 @@ async def play(services: Services, interaction: Interaction) -> Reply:
         )
     except InvalidOption as exc:
         return Reply(responses.ephemeral(str(exc)), "invalid_option")
-    job = PlayJob(
-        **job_origin(interaction),
-        query=query.text,
-        play_next=interaction.options.get("next") is True,
-    )
+    fields = job_fields(interaction)
+    fields["query"] = query.text
+    fields["play_next"] = interaction.options.get("next") is True
+    job = PlayJob.model_validate(fields)  # fully validated, the requester included
     deferred = Reply(responses.deferred_message(), "enqueued")
     return await enqueue_and_wake(services, job, deferred, started=started)
 

@@ -9,19 +9,30 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ClassVar
 
 from shared.jobs import AnyJob, encode_job
 from shared.queue.base import Delivery
 
 
-@dataclass
+@dataclass(slots=True)  # no __dict__: one object fewer per queued job for the collector
 class _Message:
     message_id: str
-    body: str
+    job: AnyJob  # frozen: its JSON cannot change between send and first receive
     group_id: str
     receive_count: int = 0
     visible_at: float = 0.0
     receipt: str = ""
+    _body: str | None = None
+
+    @property
+    def body(self) -> str:
+        """The job as SQS would carry it, encoded on first receive rather than in send: the
+        front door answers Discord after send, and the worker decodes this text as it would
+        an SQS body, so the job still crosses the same contract."""
+        if self._body is None:
+            self._body = encode_job(self.job)
+        return self._body
 
 
 class InMemoryJobQueue:
@@ -29,6 +40,10 @@ class InMemoryJobQueue:
 
     Behaves like an SQS FIFO queue so the worker's logic is exercised the same way in both modes.
     """
+
+    # send() never awaits (no I/O), so it cannot hang: the front door skips the enqueue
+    # timeout it puts around a network send (interactions/commands/enqueue.py).
+    send_never_waits: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -61,7 +76,7 @@ class InMemoryJobQueue:
         if job.job_id in self._seen:
             return
         self._seen[job.job_id] = now
-        message = _Message(str(next(self._ids)), encode_job(job), job.guild_id)
+        message = _Message(str(next(self._ids)), job, job.guild_id)
         self._groups.setdefault(job.guild_id, deque()).append(message)
         self._changed.set()
 
