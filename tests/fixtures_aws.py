@@ -60,6 +60,35 @@ class MotoServer:
         )["QueueUrl"]
         return queue_url, dlq_url
 
+    def create_worker_service(self, *, desired: int) -> tuple[str, str]:
+        """A Fargate-like worker service in a new cluster, wanting ``desired`` tasks; returns
+        (cluster, service)."""
+        ecs = self.client("ecs")
+        name = uuid.uuid4().hex[:10]
+        cluster = f"musicbot-{name}"
+        ecs.create_cluster(clusterName=cluster)
+        task_definition = ecs.register_task_definition(
+            family=f"worker-{name}",
+            requiresCompatibilities=["FARGATE"],
+            networkMode="awsvpc",
+            cpu="1024",
+            memory="2048",
+            containerDefinitions=[{"name": "worker", "image": "worker:test", "essential": True}],
+        )["taskDefinition"]["taskDefinitionArn"]
+        ecs.create_service(
+            cluster=cluster,
+            serviceName="workers",
+            taskDefinition=task_definition,
+            desiredCount=desired,
+            launchType="FARGATE",
+        )
+        return cluster, "workers"
+
+    def desired_count(self, cluster: str, service: str) -> int:
+        """How many tasks the ECS service wants now."""
+        described = self.client("ecs").describe_services(cluster=cluster, services=[service])
+        return int(described["services"][0]["desiredCount"])
+
     def create_state_table(self) -> str:
         """A state table from the shared definition (the one deployed), TTL on; returns its name."""
         dynamodb = self.client("dynamodb")

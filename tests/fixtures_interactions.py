@@ -172,6 +172,12 @@ def apigw_event(
     return event
 
 
+def signed_event(signer: Signer, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """The API Gateway event carrying this interaction, signed (``kwargs`` as for apigw_event)."""
+    body = encode(data)
+    return apigw_event(body, signer.headers(body), **kwargs)
+
+
 # -- Discord's OpenAPI spec -----------------------------------------------------------------
 
 
@@ -215,6 +221,12 @@ class Door(Protocol):
     async def post(self, body: bytes, headers: dict[str, str]) -> Answer: ...
 
     async def jobs(self) -> list[AnyJob]: ...
+
+
+async def post_signed(door: Door, signer: Signer, data: dict[str, Any]) -> Answer:
+    """Post the interaction as Discord does: compact JSON, signed with the application's key."""
+    body = encode(data)
+    return await door.post(body, signer.headers(body))
 
 
 def _decode(status: int, raw: bytes, headers: dict[str, str]) -> Answer:

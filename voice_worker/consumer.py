@@ -8,7 +8,6 @@ failure into retry / answer / dead-letter (see ``failures.classify``).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Protocol
@@ -29,6 +28,7 @@ from voice_worker.failures import (
 from voice_worker.holding import HeldQueue
 from voice_worker.idempotency import HandledJobs
 from voice_worker.metrics import WorkerCounters
+from voice_worker.receiving import receive_unless_stopped
 from voice_worker.reporting import Reply, Reporter
 
 log = structlog.get_logger(__name__)
@@ -120,20 +120,8 @@ class Consumer:
                 self._dispatch(delivery)
 
     async def _receive(self) -> list[Delivery]:
-        receive = asyncio.ensure_future(
-            self._queue.receive(max_messages=10, wait_s=self._receive_wait_s)
-        )
-        stopping = asyncio.ensure_future(self._stopping.wait())
-        try:
-            await asyncio.wait({receive, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            stopping.cancel()
-        if receive.done():
-            return receive.result()
-        receive.cancel()
-        with contextlib.suppress(asyncio.CancelledError, QueueUnavailable):
-            await receive
-        return []
+        receive = self._queue.receive(max_messages=10, wait_s=self._receive_wait_s)
+        return await receive_unless_stopped(receive, self._stopping)
 
     def _dispatch(self, delivery: Delivery) -> None:
         group = delivery.group_id or "ungrouped"

@@ -1,92 +1,30 @@
 """Vote-skip, autoplay and 24/7 of a guild session, apart from its playback life cycle.
 
-``GuildFeatures`` is a base class of ``GuildSession`` (like ``PlayerCommands``): the members
-it only declares here are the session's; every command runs under the session's lock.
+``GuildFeatures`` is a base class of ``GuildSession`` (like ``PlayerCommands``): what it uses
+of the session's other parts is declared in session_base.py; every command runs under the
+session's lock.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections import deque
-from typing import Any
 from uuid import uuid4
-
-import discord
 
 from shared.jobs import Requester
 from shared.state import StoreUnavailable
-from voice_worker.autoplay import RelatedTracks
-from voice_worker.models import (
-    FRONT_DOOR_SETTINGS,
-    PlayerSettings,
-    QueuedTrack,
-    SessionState,
-    TrackQueue,
-)
-from voice_worker.now_playing import NowPlayingCard, finished_body
-from voice_worker.player_commands import ACTIVE, NOTHING_PLAYING, CurrentTrack
-from voice_worker.reporting import Reply, SessionReporter
-from voice_worker.session_store import SessionStore
+from voice_worker.models import FRONT_DOOR_SETTINGS, QueuedTrack, SessionState
+from voice_worker.now_playing import finished_body
+from voice_worker.player_commands import ACTIVE, NOTHING_PLAYING
+from voice_worker.reporting import Reply
+from voice_worker.session_base import SessionBase
 from voice_worker.sources.errors import SourceError
-from voice_worker.sources.models import Track
-from voice_worker.tasks import BackgroundTasks, IdleTimer
 from voice_worker.voice import human_listeners
-from voice_worker.votes import SkipVotes, Verdict
+from voice_worker.votes import Verdict
 
 AUTOPLAY_REQUESTER = "autoplay"
 
 
-class GuildFeatures:
+class GuildFeatures(SessionBase):
     """Vote-skip, /autoplay and /247 over the session's state."""
-
-    guild_id: str
-    text_channel_id: str
-    _bot_id: int
-    _lock: asyncio.Lock
-    _queue: TrackQueue
-    _settings: PlayerSettings
-    _history: deque[QueuedTrack]
-    _current: CurrentTrack | None
-    _voice: discord.VoiceClient | None
-    _store: SessionStore
-    _reporter: SessionReporter
-    _tasks: BackgroundTasks
-    _idle: IdleTimer
-    _votes: SkipVotes
-    _related: RelatedTracks
-    _card: NowPlayingCard
-    _log: Any
-
-    # --- supplied by GuildSession / PlayerCommands ---------------------------------------
-    @property
-    def state(self) -> SessionState:
-        """Where the session is in its life."""
-        raise NotImplementedError
-
-    async def _skip_locked(self, *, prefix: str = "") -> Reply:
-        raise NotImplementedError
-
-    async def _start(
-        self,
-        item: QueuedTrack,
-        track: Track | None,
-        *,
-        since: float | None,
-        start_at_s: float = 0.0,
-    ) -> None:
-        raise NotImplementedError
-
-    async def _change_settings(self, settings: PlayerSettings) -> None:
-        raise NotImplementedError
-
-    def _check_listeners(self) -> None:
-        raise NotImplementedError
-
-    def _apply_guild_bounds(self) -> None:
-        raise NotImplementedError
-
-    async def _save(self) -> None:
-        raise NotImplementedError
 
     # --- vote-skip ---------------------------------------------------------------------------
     async def vote_skip(self, voter: Requester) -> Reply:

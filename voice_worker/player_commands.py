@@ -1,32 +1,20 @@
 """The player commands of a guild session (/loop, /shuffle, /remove, /move, /clear, /skipto,
 /previous, /seek, /volume, /filter), apart from its connection and playback life cycle.
 
-``PlayerCommands`` is a base class of ``GuildSession``: the members it only declares here are
-the session's (session.py); every command runs under the session's lock like the others.
+``PlayerCommands`` is a base class of ``GuildSession``: what it uses of the session's other
+parts is declared in session_base.py; every command runs under the session's lock like the others.
 """
 
 from __future__ import annotations
 
-import asyncio
-import random
-from collections import deque
-from dataclasses import dataclass
 from uuid import uuid4
 
-from voice_worker.models import (
-    FilterPreset,
-    LoopMode,
-    PlayerSettings,
-    QueuedTrack,
-    SessionState,
-    TrackQueue,
-)
-from voice_worker.player import Player
+from voice_worker.models import FilterPreset, LoopMode, PlayerSettings, QueuedTrack, SessionState
 from voice_worker.reporting import Reply
-from voice_worker.session_store import SessionStore
+from voice_worker.session_base import CurrentTrack, SessionBase
 from voice_worker.sources.errors import SourceError
-from voice_worker.sources.models import Track
-from voice_worker.state import StateMachine
+
+__all__ = ["CurrentTrack"]  # re-exported: its home is session_base.py
 
 ACTIVE = frozenset({SessionState.PLAYING, SessionState.PAUSED})
 # No voice connection to manage (yet, or any more).
@@ -53,61 +41,8 @@ def tracks(count: int) -> str:
     return f"{count} track" if count == 1 else f"{count} tracks"
 
 
-@dataclass
-class CurrentTrack:
-    """The queue entry on air and the resolved track it plays."""
-
-    item: QueuedTrack
-    track: Track
-
-
-class PlayerCommands:
+class PlayerCommands(SessionBase):
     """Queue editing, loop, seek, volume and filter over the session's state."""
-
-    guild_id: str
-    _lock: asyncio.Lock
-    _queue: TrackQueue
-    _settings: PlayerSettings
-    _history: deque[QueuedTrack]
-    _rng: random.Random
-    _current: CurrentTrack | None
-    _player: Player | None
-    _store: SessionStore
-    _machine: StateMachine
-
-    # --- supplied by GuildSession -------------------------------------------------------
-    @property
-    def state(self) -> SessionState:
-        """Where the session is in its life."""
-        raise NotImplementedError
-
-    async def _start(
-        self,
-        item: QueuedTrack,
-        track: Track | None,
-        *,
-        since: float | None,
-        start_at_s: float = 0.0,
-    ) -> None:
-        raise NotImplementedError
-
-    def _halt(self) -> None:
-        raise NotImplementedError
-
-    async def _play_from_queue(self, *, notify: bool) -> QueuedTrack | None:
-        raise NotImplementedError
-
-    def _prefetch_next(self) -> None:
-        raise NotImplementedError
-
-    def _check_listeners(self) -> None:
-        raise NotImplementedError
-
-    async def _save(self) -> None:
-        raise NotImplementedError
-
-    def _refresh_card(self) -> None:
-        raise NotImplementedError
 
     # --- commands -------------------------------------------------------------------------
     async def set_loop(self, mode: LoopMode) -> Reply:

@@ -2,48 +2,24 @@
 message (now_playing.py) kept in step with the session, and a big playlist's batches with
 their progress (playlist_progress.py).
 
-``PlayerDisplay`` is a base class of ``GuildSession`` (like ``PlayerCommands``): the members
-it only declares here are the session's.
+``PlayerDisplay`` is a base class of ``GuildSession`` (like ``PlayerCommands``): what it uses
+of the session's other parts is declared in session_base.py.
 """
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 
 from shared.jobs import AnyJob
-from voice_worker.models import PlayerSettings, QueuedTrack, SessionState, TrackQueue
-from voice_worker.now_playing import NowPlayingCard, playing_body
-from voice_worker.player import Player
-from voice_worker.player_commands import ACTIVE, CurrentTrack
+from voice_worker.models import QueuedTrack, SessionState
+from voice_worker.now_playing import playing_body
+from voice_worker.player_commands import ACTIVE
 from voice_worker.playlist_progress import BATCH, ProgressThrottle, adding_text
-from voice_worker.reporting import SessionReporter
-from voice_worker.tasks import BackgroundTasks
+from voice_worker.session_base import SessionBase
 
 
-class PlayerDisplay:
+class PlayerDisplay(SessionBase):
     """The now-playing message and playlist progress over the session's state."""
-
-    text_channel_id: str
-    _lock: asyncio.Lock
-    _queue: TrackQueue
-    _settings: PlayerSettings
-    _current: CurrentTrack | None
-    _player: Player | None
-    _generation: int
-    _card: NowPlayingCard
-    _announce_channel_id: str | None
-    _reporter: SessionReporter
-    _tasks: BackgroundTasks
-
-    # --- supplied by GuildSession -------------------------------------------------------
-    @property
-    def state(self) -> SessionState:
-        """Where the session is in its life."""
-        raise NotImplementedError
-
-    async def _save(self) -> None:
-        raise NotImplementedError
 
     # --- the now-playing message ----------------------------------------------------------
     def _refresh_card(self) -> None:

@@ -11,7 +11,6 @@ is full) is made visible again after a short delay, for a worker with room.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
 
 import structlog
@@ -20,6 +19,7 @@ from shared.jobs import AnyJob
 from shared.queue import Delivery, Inboxes, JobQueue, QueueUnavailable
 from shared.state import StoreUnavailable
 from voice_worker.ownership import Ownership
+from voice_worker.receiving import receive_unless_stopped
 
 log = structlog.get_logger(__name__)
 
@@ -167,17 +167,7 @@ class Router:
         return count
 
     async def _receive(self, wait_s: float) -> list[Delivery]:
-        receive = asyncio.ensure_future(
-            self._queue.receive(max_messages=10, wait_s=wait_s, visibility_s=ROUTE_VISIBILITY_S)
+        receive = self._queue.receive(
+            max_messages=10, wait_s=wait_s, visibility_s=ROUTE_VISIBILITY_S
         )
-        stopping = asyncio.ensure_future(self._stopping.wait())
-        try:
-            await asyncio.wait({receive, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            stopping.cancel()
-        if receive.done():
-            return receive.result()
-        receive.cancel()
-        with contextlib.suppress(asyncio.CancelledError, QueueUnavailable):
-            await receive
-        return []
+        return await receive_unless_stopped(receive, self._stopping)

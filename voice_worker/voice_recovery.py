@@ -2,29 +2,21 @@
 sends (voice_connection.py decides which ones reach here). Either rejoin the same channel and
 resume the track where it was, or end the session keeping its queue and say so once.
 
-``VoiceRecovery`` is a base class of ``GuildSession`` (like ``PlayerCommands``): the members
-it only declares here are the session's; everything runs under the session's lock.
+``VoiceRecovery`` is a base class of ``GuildSession`` (like ``PlayerCommands``): what it uses
+of the session's other parts is declared in session_base.py; everything runs under the
+session's lock.
 """
 
 from __future__ import annotations
 
-import asyncio
-from typing import TYPE_CHECKING, Any
-
 import discord
 
 from voice_worker.errors import VoiceConnectFailed
-from voice_worker.models import QueuedTrack, SessionState
-from voice_worker.player import Player, VoiceClientPlayer
-from voice_worker.player_commands import INACTIVE, CurrentTrack
-from voice_worker.reporting import SessionReporter
+from voice_worker.player_commands import INACTIVE
+from voice_worker.session_base import SessionBase
 from voice_worker.sources.errors import SourceError
-from voice_worker.tasks import BackgroundTasks
 from voice_worker.voice import connect, drop_locally
 from voice_worker.voice_connection import VoiceDrop
-
-if TYPE_CHECKING:
-    from voice_worker.session import SessionConfig, SessionHooks
 
 # What the text channel is told when Discord ends the voice connection for good.
 VOICE_LOST_NOTICE = (
@@ -33,49 +25,8 @@ VOICE_LOST_NOTICE = (
 )
 
 
-class VoiceRecovery:
+class VoiceRecovery(SessionBase):
     """Kicks and voice drops of the session's connection."""
-
-    guild_id: str
-    text_channel_id: str
-    _bot_id: int
-    _lock: asyncio.Lock
-    _voice: discord.VoiceClient | None
-    _player: Player | None
-    _current: CurrentTrack | None
-    _config: SessionConfig
-    _hooks: SessionHooks
-    _reporter: SessionReporter
-    _tasks: BackgroundTasks
-    _log: Any
-
-    # --- supplied by GuildSession / PlayerCommands ---------------------------------------
-    @property
-    def state(self) -> SessionState:
-        """Where the session is in its life."""
-        raise NotImplementedError
-
-    async def abandon(self) -> None:
-        """Stop without leaving voice (the lease is lost)."""
-        raise NotImplementedError
-
-    def _halt(self) -> None:
-        raise NotImplementedError
-
-    def _new_player(self, voice: discord.VoiceClient) -> VoiceClientPlayer:
-        raise NotImplementedError
-
-    async def _restart(self, current: CurrentTrack, position_s: float) -> None:
-        raise NotImplementedError
-
-    async def _play_from_queue(self, *, notify: bool) -> QueuedTrack | None:
-        raise NotImplementedError
-
-    async def _close_locked(self, reason: str, *, keep_snapshot: bool, forget: bool = True) -> None:
-        raise NotImplementedError
-
-    def _check_listeners(self) -> None:
-        raise NotImplementedError
 
     # --- kicks ---------------------------------------------------------------------------
     def on_voice_change(self, member_id: int, channel_id: int | None) -> None:

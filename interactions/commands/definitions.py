@@ -77,6 +77,37 @@ def _index(name: str, description: str) -> dict[str, Any]:
     return _option(INTEGER, name, description, required=True, min_value=1, max_value=2000)
 
 
+def _choices(*values: str) -> list[dict[str, str]]:
+    return [{"name": value, "value": value} for value in values]
+
+
+def _query(description: str, **extra: Any) -> dict[str, Any]:
+    return _option(
+        STRING, "query", description, required=True, **extra, max_length=_QUERY_MAX_LENGTH
+    )
+
+
+def _duration(name: str, description: str, **extra: Any) -> dict[str, Any]:
+    return _option(STRING, name, description, **extra, max_length=12)
+
+
+def _playlist_subcommand(name: str, description: str) -> dict[str, Any]:
+    playlist = _option(
+        STRING, "name", "Playlist name", required=True, max_length=100, autocomplete=True
+    )
+    return _option(SUB_COMMAND, name, description, options=[playlist])
+
+
+def _toggle(name: str, description: str) -> CommandSpec:
+    """A DJ command that turns the worker feature of the same name on or off."""
+    mode = _option(STRING, "mode", "on or off", required=True, choices=_choices("on", "off"))
+    return CommandSpec(
+        {"name": name, "description": description, "options": [mode]},
+        access=Access.DJ,
+        needs_worker=name,
+    )
+
+
 _SETTING_CHOICES = [
     {"name": label, "value": value}
     for label, value in (
@@ -90,7 +121,6 @@ _SETTING_CHOICES = [
         ("loudness normalisation", "normalize"),
     )
 ]
-_ON_OFF = [{"name": mode, "value": mode} for mode in ("on", "off")]
 
 COMMANDS: Final[tuple[CommandSpec, ...]] = (
     CommandSpec(
@@ -98,14 +128,7 @@ COMMANDS: Final[tuple[CommandSpec, ...]] = (
             "name": "play",
             "description": "Play a song or add it to the queue (a search or an http(s) link).",
             "options": [
-                _option(
-                    STRING,
-                    "query",
-                    "What to play: song name, or a link",
-                    required=True,
-                    autocomplete=True,
-                    max_length=_QUERY_MAX_LENGTH,
-                ),
+                _query("What to play: song name, or a link", autocomplete=True),
                 _option(
                     BOOLEAN,
                     "next",
@@ -120,15 +143,7 @@ COMMANDS: Final[tuple[CommandSpec, ...]] = (
         {
             "name": "search",
             "description": "Search for a song and pick one of the top results to queue.",
-            "options": [
-                _option(
-                    STRING,
-                    "query",
-                    "Words to search for",
-                    required=True,
-                    max_length=_QUERY_MAX_LENGTH,
-                )
-            ],
+            "options": [_query("Words to search for")],
         },
         needs_worker="search",
     ),
@@ -164,66 +179,12 @@ COMMANDS: Final[tuple[CommandSpec, ...]] = (
             "description": "The server's saved playlists.",
             "options": [
                 _option(SUB_COMMAND, "list", "List the saved playlists"),
-                _option(
-                    SUB_COMMAND,
-                    "show",
-                    "Show the tracks of a playlist",
-                    options=[
-                        _option(
-                            STRING,
-                            "name",
-                            "Playlist name",
-                            required=True,
-                            max_length=100,
-                            autocomplete=True,
-                        )
-                    ],
+                _playlist_subcommand("show", "Show the tracks of a playlist"),
+                _playlist_subcommand(
+                    "save", "Save the queue (with the track playing) as a playlist"
                 ),
-                _option(
-                    SUB_COMMAND,
-                    "save",
-                    "Save the queue (with the track playing) as a playlist",
-                    options=[
-                        _option(
-                            STRING,
-                            "name",
-                            "Playlist name",
-                            required=True,
-                            max_length=100,
-                            autocomplete=True,
-                        )
-                    ],
-                ),
-                _option(
-                    SUB_COMMAND,
-                    "load",
-                    "Add a saved playlist's tracks to the queue",
-                    options=[
-                        _option(
-                            STRING,
-                            "name",
-                            "Playlist name",
-                            required=True,
-                            max_length=100,
-                            autocomplete=True,
-                        )
-                    ],
-                ),
-                _option(
-                    SUB_COMMAND,
-                    "delete",
-                    "Delete a playlist (DJ or Manage Server)",
-                    options=[
-                        _option(
-                            STRING,
-                            "name",
-                            "Playlist name",
-                            required=True,
-                            max_length=100,
-                            autocomplete=True,
-                        )
-                    ],
-                ),
+                _playlist_subcommand("load", "Add a saved playlist's tracks to the queue"),
+                _playlist_subcommand("delete", "Delete a playlist (DJ or Manage Server)"),
             ],
         },
         subcommand_access={"delete": Access.DJ},
@@ -254,20 +215,12 @@ COMMANDS: Final[tuple[CommandSpec, ...]] = (
                             min_value=1,
                             max_value=2000,
                         ),
-                        _option(
-                            STRING,
-                            "max_track_length",
-                            "Longest track allowed, as mm:ss or seconds",
-                            max_length=12,
-                        ),
+                        _duration("max_track_length", "Longest track allowed, as mm:ss or seconds"),
                         _option(
                             INTEGER, "volume", "Default volume (0-150)", min_value=0, max_value=150
                         ),
-                        _option(
-                            STRING,
-                            "idle_timeout",
-                            "Leave after this long idle, as mm:ss or seconds",
-                            max_length=12,
+                        _duration(
+                            "idle_timeout", "Leave after this long idle, as mm:ss or seconds"
                         ),
                         _option(
                             CHANNEL,
@@ -316,15 +269,7 @@ COMMANDS: Final[tuple[CommandSpec, ...]] = (
         {
             "name": "seek",
             "description": "Jump to a time in the current track.",
-            "options": [
-                _option(
-                    STRING,
-                    "position",
-                    "Where to, as mm:ss or seconds",
-                    required=True,
-                    max_length=12,
-                )
-            ],
+            "options": [_duration("position", "Where to, as mm:ss or seconds", required=True)],
         },
         needs_worker="seek",
     ),
@@ -338,7 +283,7 @@ COMMANDS: Final[tuple[CommandSpec, ...]] = (
                     "mode",
                     "off, track or queue",
                     required=True,
-                    choices=[{"name": m, "value": m} for m in ("off", "track", "queue")],
+                    choices=_choices("off", "track", "queue"),
                 )
             ],
         },
@@ -391,33 +336,16 @@ COMMANDS: Final[tuple[CommandSpec, ...]] = (
                     "preset",
                     "Which filter",
                     required=True,
-                    choices=[
-                        {"name": p, "value": p}
-                        for p in ("none", "bassboost", "nightcore", "vaporwave", "karaoke", "8d")
-                    ],
+                    choices=_choices(
+                        "none", "bassboost", "nightcore", "vaporwave", "karaoke", "8d"
+                    ),
                 )
             ],
         },
         needs_worker="filter",
     ),
-    CommandSpec(
-        {
-            "name": "autoplay",
-            "description": "Play related tracks when the queue runs out.",
-            "options": [_option(STRING, "mode", "on or off", required=True, choices=_ON_OFF)],
-        },
-        access=Access.DJ,
-        needs_worker="autoplay",
-    ),
-    CommandSpec(
-        {
-            "name": "247",
-            "description": "Stay in the voice channel even when nothing is playing.",
-            "options": [_option(STRING, "mode", "on or off", required=True, choices=_ON_OFF)],
-        },
-        access=Access.DJ,
-        needs_worker="247",
-    ),
+    _toggle("autoplay", "Play related tracks when the queue runs out."),
+    _toggle("247", "Stay in the voice channel even when nothing is playing."),
 )
 
 SPECS: Final[Mapping[str, CommandSpec]] = {spec.name: spec for spec in COMMANDS}

@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Protocol
 
-from shared.state.exceptions import QueueFull
-from shared.state.models import GuildState, Lease, Playlist, WorkerHeartbeat
+from shared.state.exceptions import LeaseLost, QueueFull
+from shared.state.models import GuildState, Lease, PlaybackPosition, Playlist, WorkerHeartbeat
 
 # Epoch seconds, like time.time; injectable so tests can move time.
 Clock = Callable[[], float]
@@ -43,6 +43,22 @@ def prepare_save(
     history = state.history[-history_length:] if history_length > 0 else ()
     return state.model_copy(
         update={"history": history, "version": expected_version + 1, "updated_at": to_datetime(now)}
+    )
+
+
+def prepare_position(
+    lease: Lease, *, entry_id: str, position_s: float, paused: bool, now: float
+) -> PlaybackPosition:
+    """The position record as a lease holder writes it; LeaseLost once the lease has expired."""
+    if not lease.valid_at(to_datetime(now)):
+        raise LeaseLost(lease.guild_id)
+    return PlaybackPosition(
+        guild_id=lease.guild_id,
+        entry_id=entry_id,
+        position_s=position_s,
+        paused=paused,
+        updated_at=to_datetime(now),
+        lease_token=lease.token,
     )
 
 

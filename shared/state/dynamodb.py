@@ -19,6 +19,7 @@ from shared.state.base import (
     Clock,
     JobClaim,
     check_playlist_length,
+    prepare_position,
     prepare_save,
     to_datetime,
 )
@@ -26,7 +27,6 @@ from shared.state.exceptions import LeaseLost, StaleState, StoreUnavailable
 from shared.state.models import (
     GuildState,
     Lease,
-    PlaybackPosition,
     Playlist,
     WorkerHeartbeat,
     playlist_key,
@@ -172,16 +172,8 @@ class DynamoDbStateStore:
         self, lease: Lease, *, entry_id: str, position_s: float, paused: bool = False
     ) -> None:
         """Put the POSITION item unless a newer lease holder (higher token) wrote it."""
-        now = self._clock()
-        if not lease.valid_at(to_datetime(now)):
-            raise LeaseLost(lease.guild_id)
-        position = PlaybackPosition(
-            guild_id=lease.guild_id,
-            entry_id=entry_id,
-            position_s=position_s,
-            paused=paused,
-            updated_at=to_datetime(now),
-            lease_token=lease.token,
+        position = prepare_position(
+            lease, entry_id=entry_id, position_s=position_s, paused=paused, now=self._clock()
         )
         try:
             await self._call(

@@ -23,6 +23,7 @@ from shared.state.base import (
     Clock,
     JobClaim,
     check_playlist_length,
+    prepare_position,
     prepare_save,
     to_datetime,
 )
@@ -211,16 +212,8 @@ class SqliteStateStore:
         self, lease: Lease, *, entry_id: str, position_s: float, paused: bool = False
     ) -> None:
         """Upsert the position unless a newer lease holder (higher token) wrote it."""
-        now = self._clock()
-        if not lease.valid_at(to_datetime(now)):
-            raise LeaseLost(lease.guild_id)
-        position = PlaybackPosition(
-            guild_id=lease.guild_id,
-            entry_id=entry_id,
-            position_s=position_s,
-            paused=paused,
-            updated_at=to_datetime(now),
-            lease_token=lease.token,
+        position = prepare_position(
+            lease, entry_id=entry_id, position_s=position_s, paused=paused, now=self._clock()
         )
         sql = (
             "INSERT INTO position VALUES (?, ?, ?) ON CONFLICT (guild_id) DO UPDATE SET "

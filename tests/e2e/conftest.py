@@ -20,6 +20,8 @@ from fake_discord.world import GuildSpec
 from interactions.bootstrap import bootstrap
 from shared.logs import Redactor
 from shared.queue import InMemoryJobQueue
+from shared.state import StateStore
+from tests.fixtures_audio import ToneServer
 from tests.security.leaks import bot_side, find_leaks, issued_secrets, render
 from voice_worker.bootstrap import embedded_worker, resolver_config
 from voice_worker.demo import demo_settings
@@ -70,6 +72,17 @@ class Bot:
     worker: Worker
     queue: InMemoryJobQueue
 
+    @property
+    def guild_id(self) -> str:
+        """The first seeded guild's id."""
+        return self.fake.guilds[0].guild_id
+
+    @property
+    def store(self) -> StateStore:
+        """The worker's durable state store (the embedded bot's SQLite one)."""
+        assert self.worker.state is not None
+        return self.worker.state
+
     async def command(
         self, name: str, *, guild: str | None = None, user_id: str | None = None, **options: Any
     ) -> InteractionRecord:
@@ -109,6 +122,40 @@ class Bot:
 
 
 BotFactory = Callable[..., Awaitable[Bot]]
+
+
+async def sub(bot: Bot, command: str, subcommand: str, /, **values: Any) -> InteractionRecord:
+    """A subcommand (`/playlist save name:x`) as Discord nests it, and its final answer."""
+    options = [
+        {"name": key, "type": 4 if isinstance(value, int) else 3, "value": value}
+        for key, value in values.items()
+    ]
+    record = await bot.fake.send_interaction(
+        name=command, options=[{"type": 1, "name": subcommand, "options": options}]
+    )
+    return await bot.fake.wait_for_interaction(record.id, _answered, timeout_s=STEP_TIMEOUT_S)
+
+
+async def save_settings(bot: Bot, **values: Any) -> None:
+    """/settings set these values, and check the answer says they were saved."""
+    assert reply_of(await sub(bot, "settings", "set", **values)).startswith("Settings saved")
+
+
+async def play_and_queue(
+    bot: Bot, tone_server: ToneServer, playing: tuple[int, float], queued: Sequence[int]
+) -> None:
+    """/play a tone of ``playing`` (Hz, seconds), then queue a 1 s tone at each of ``queued``."""
+    await bot.command("play", query=tone_server.url(*playing))
+    for hz in queued:
+        await bot.command("play", query=tone_server.url(hz, 1))
+
+
+async def start_embedded(start_bot: BotFactory, **options: Any) -> Bot:
+    """The embedded bot (SQLite store, gateway interactions), the seeded user in the voice
+    channel; ``options`` as for ``start_bot``."""
+    bot = await start_bot(embedded=True, **options)
+    bot.fake.move_user()
+    return bot
 
 
 @pytest.fixture

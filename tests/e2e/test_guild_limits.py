@@ -6,8 +6,15 @@ from __future__ import annotations
 import pytest
 
 from shared.state import Playlist, QueuedTrack
-from tests.e2e.conftest import BotFactory, is_ephemeral, reply_of
-from tests.e2e.test_search_and_playlists import sub
+from tests.e2e.conftest import (
+    BotFactory,
+    is_ephemeral,
+    play_and_queue,
+    reply_of,
+    save_settings,
+    start_embedded,
+    sub,
+)
 from tests.fixtures_audio import ToneServer
 
 pytestmark = pytest.mark.e2e
@@ -18,15 +25,10 @@ async def test_play_into_a_queue_full_by_the_guilds_bound_is_refused_and_nothing
 ) -> None:
     # GIVEN a server allowing 2 queued tracks (the deployment allows 500), one track on air
     # and 2 queued
-    bot = await start_bot(embedded=True, rate_limit_commands=50)
-    bot.fake.move_user()
-    guild_id = bot.fake.guilds[0].guild_id
-    store = bot.worker.state
-    assert store is not None
-    assert reply_of(await sub(bot, "settings", "set", max_queue=2)).startswith("Settings saved")
-    await bot.command("play", query=tone_server.url(440, 6))
-    for hz in (550, 660):
-        await bot.command("play", query=tone_server.url(hz, 1))
+    bot = await start_embedded(start_bot, rate_limit_commands=50)
+    store, guild_id = bot.store, bot.guild_id
+    await save_settings(bot, max_queue=2)
+    await play_and_queue(bot, tone_server, playing=(440, 6), queued=(550, 660))
 
     # WHEN another /play arrives
     full = await bot.command("play", query=tone_server.url(770, 1))
@@ -54,13 +56,9 @@ async def test_a_track_longer_than_the_guild_allows_is_refused_on_play_and_load(
     start_bot: BotFactory, tone_server: ToneServer
 ) -> None:
     # GIVEN a server whose tracks may last 2 s at most
-    bot = await start_bot(embedded=True, rate_limit_commands=50)
-    bot.fake.move_user()
-    guild_id = bot.fake.guilds[0].guild_id
-    store = bot.worker.state
-    assert store is not None
-    changed = await sub(bot, "settings", "set", max_track_length="2")
-    assert reply_of(changed).startswith("Settings saved")
+    bot = await start_embedded(start_bot, rate_limit_commands=50)
+    store, guild_id = bot.store, bot.guild_id
+    await save_settings(bot, max_track_length="2")
 
     # WHEN a 3 s track is asked for, THEN it is refused privately and nothing plays
     long = await bot.command("play", query=tone_server.url(440, 3))
@@ -93,10 +91,8 @@ async def test_the_guilds_idle_timeout_applies_below_the_operators(
     start_bot: BotFactory, tone_server: ToneServer
 ) -> None:
     # GIVEN an operator idle timeout of 60 s and a server that set its own to 1 s
-    bot = await start_bot(embedded=True, idle_disconnect_s=60, rate_limit_commands=50)
-    bot.fake.move_user()
-    changed = await sub(bot, "settings", "set", idle_timeout="1")
-    assert reply_of(changed).startswith("Settings saved")
+    bot = await start_embedded(start_bot, idle_disconnect_s=60, rate_limit_commands=50)
+    await save_settings(bot, idle_timeout="1")
 
     # WHEN a track ends and nothing else is queued
     await bot.command("play", query=tone_server.url(440, 1))

@@ -17,9 +17,12 @@ from tests.e2e.conftest import (
     STEP_TIMEOUT_S,
     Bot,
     BotFactory,
-    _answered,
     is_ephemeral,
+    play_and_queue,
     reply_of,
+    save_settings,
+    start_embedded,
+    sub,
 )
 from tests.e2e.test_player_commands import frequencies
 from tests.fixtures_audio import ToneServer
@@ -41,18 +44,6 @@ def select_menu(record: InteractionRecord) -> dict[str, Any]:
     [menu] = row["components"]
     assert menu["type"] == 3
     return dict(menu)
-
-
-async def sub(bot: Bot, command: str, subcommand: str, /, **values: Any) -> InteractionRecord:
-    """A subcommand (`/playlist save name:x`) as Discord nests it, and its final answer."""
-    options = [
-        {"name": key, "type": 4 if isinstance(value, int) else 3, "value": value}
-        for key, value in values.items()
-    ]
-    record = await bot.fake.send_interaction(
-        name=command, options=[{"type": 1, "name": subcommand, "options": options}]
-    )
-    return await bot.fake.wait_for_interaction(record.id, _answered, timeout_s=STEP_TIMEOUT_S)
 
 
 async def choose(bot: Bot, search: InteractionRecord, value: str) -> InteractionRecord:
@@ -155,14 +146,9 @@ async def test_playlist_save_and_load_through_the_store(
     start_bot: BotFactory, tone_server: ToneServer
 ) -> None:
     # GIVEN the embedded bot (SQLite store) playing 440 Hz with 550 and 660 queued
-    bot = await start_bot(embedded=True, rate_limit_commands=50)
-    bot.fake.move_user()
-    guild_id = bot.fake.guilds[0].guild_id
-    store = bot.worker.state
-    assert store is not None
-    await bot.command("play", query=tone_server.url(440, 2))
-    for hz in (550, 660):
-        await bot.command("play", query=tone_server.url(hz, 1))
+    bot = await start_embedded(start_bot, rate_limit_commands=50)
+    store, guild_id = bot.store, bot.guild_id
+    await play_and_queue(bot, tone_server, playing=(440, 2), queued=(550, 660))
 
     # WHEN saving the queue as a playlist
     saved = await sub(bot, "playlist", "save", name="Warm up")
@@ -199,14 +185,9 @@ async def test_playlist_save_and_load_through_the_store(
 async def test_playlist_load_respects_the_queue_bound_and_refuses_unknown_names(
     start_bot: BotFactory, tone_server: ToneServer
 ) -> None:
-    bot = await start_bot(embedded=True, rate_limit_commands=50)
-    bot.fake.move_user()
-    guild_id = bot.fake.guilds[0].guild_id
-    store = bot.worker.state
-    assert store is not None
-    await bot.command("play", query=tone_server.url(440, 6))
-    for hz in (550, 660, 770):
-        await bot.command("play", query=tone_server.url(hz, 1))
+    bot = await start_embedded(start_bot, rate_limit_commands=50)
+    store, guild_id = bot.store, bot.guild_id
+    await play_and_queue(bot, tone_server, playing=(440, 6), queued=(550, 660, 770))
     assert reply_of(await sub(bot, "playlist", "save", name="four")) == (
         "Saved the playlist “four” (4 tracks)."
     )
@@ -218,7 +199,7 @@ async def test_playlist_load_respects_the_queue_bound_and_refuses_unknown_names(
     assert reply_of(not_there) == "There's no playlist called “nope”. See /playlist list."
 
     # GIVEN the server allows 5 queued tracks and 3 are queued
-    assert reply_of(await sub(bot, "settings", "set", max_queue=5)).startswith("Settings saved")
+    await save_settings(bot, max_queue=5)
     # WHEN a playlist of 4 is loaded THEN 2 fit and the answer says so
     loaded = await sub(bot, "playlist", "load", name="four")
     assert reply_of(loaded) == (
@@ -236,8 +217,7 @@ async def test_playlist_load_respects_the_queue_bound_and_refuses_unknown_names(
 async def test_play_autocomplete_offers_recent_tracks_and_playlists(
     start_bot: BotFactory, tone_server: ToneServer
 ) -> None:
-    bot = await start_bot(embedded=True, rate_limit_commands=50)
-    bot.fake.move_user()
+    bot = await start_embedded(start_bot, rate_limit_commands=50)
     await bot.command("play", query=tone_server.url(440, 1))
     await bot.command("play", query=tone_server.url(550, 4))
     await bot.hear(550, 0.3)  # 440 finished: it is in the history now

@@ -169,6 +169,18 @@ class Fleet:
             await worker.wait_ready()
         return worker
 
+    async def start_two_workers(self) -> None:
+        """Workers "a" and "b", both ready, and the seeded user in the voice channel."""
+        await self.start_worker("a")
+        await self.start_worker("b")
+        self.fake.move_user()
+
+    async def owner_and_other(self) -> tuple[str, str]:
+        """The worker holding the guild's lease (one of "a" and "b"), and the other one."""
+        owner = await self.owner()
+        assert owner is not None and owner in ("a", "b")
+        return owner, "b" if owner == "a" else "a"
+
     async def owner(self) -> str | None:
         """Which worker holds the guild's lease now."""
         lease = await self.state.get_lease(self.guild_id)

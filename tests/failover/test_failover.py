@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from fake_discord.interactions import InteractionRecord
 from shared.jobs import PlayJob, Requester, encode_job
 from shared.queue.sqs import PRIOR_RECEIVES, inbox_name
 from shared.state import GuildState, NowPlaying, QueuedTrack
@@ -47,20 +48,39 @@ def _gap_between_connections(fleet: Fleet) -> float:
     return min(starts) - first.last_packet_monotonic
 
 
+async def two_workers_playing(fleet: Fleet, *, track_s: int, heard_s: float) -> tuple[str, str]:
+    """Workers "a" and "b", a 440 Hz track of ``track_s`` heard for ``heard_s``; returns the
+    worker playing it and the other one."""
+    await fleet.start_two_workers()
+    await fleet.command("play", query=fleet.tones.url(440, track_s))
+    owner, other = await fleet.owner_and_other()
+    await fleet.hear(440, heard_s)
+    return owner, other
+
+
+def play_job(fleet: Fleet, record: InteractionRecord, *, query: str) -> PlayJob:
+    """The job the front door enqueues for this /play in the fleet's guild."""
+    return PlayJob(
+        job_id=record.id,
+        guild_id=fleet.guild_id,
+        channel_id=record.channel_id,
+        application_id=fleet.fake.application_id,
+        interaction_token=record.token,
+        requester=Requester(user_id=record.user_id),
+        query=query,
+    )
+
+
 async def test_kill_9_of_the_owner_mid_track_resumes_elsewhere_near_the_saved_position(
     fleet: Fleet,
 ) -> None:
     # GIVEN two workers, a 12 s track playing and a 3 s track queued
-    await fleet.start_worker("a")
-    await fleet.start_worker("b")
-    fleet.fake.move_user()
+    await fleet.start_two_workers()
     first = await fleet.command("play", query=fleet.tones.url(440, 12))
     assert "Now playing" in reply_of(first), reply_of(first)
     queued = await fleet.command("play", query=fleet.tones.url(660, 3))
     assert "Queued" in reply_of(queued), reply_of(queued)
-    owner = await fleet.owner()
-    assert owner in ("a", "b")
-    survivor = "b" if owner == "a" else "a"
+    owner, survivor = await fleet.owner_and_other()
     await fleet.hear(440, 4.0)
 
     # WHEN the owner is killed mid-track, and a /play is sent while nobody owns the guild
@@ -94,14 +114,7 @@ async def test_kill_9_of_the_owner_mid_track_resumes_elsewhere_near_the_saved_po
 
 async def test_sigterm_hands_the_guild_over_at_once(fleet: Fleet) -> None:
     # GIVEN two workers and a 10 s track playing
-    await fleet.start_worker("a")
-    await fleet.start_worker("b")
-    fleet.fake.move_user()
-    await fleet.command("play", query=fleet.tones.url(440, 10))
-    owner = await fleet.owner()
-    assert owner in ("a", "b")
-    survivor = "b" if owner == "a" else "a"
-    await fleet.hear(440, 3.0)
+    owner, survivor = await two_workers_playing(fleet, track_s=10, heard_s=3.0)
 
     # WHEN the owner is told to stop (a scale-in or a deploy)
     leaving = fleet.workers[owner]
@@ -123,9 +136,7 @@ async def test_sigterm_hands_the_guild_over_at_once(fleet: Fleet) -> None:
 
 async def test_a_redelivered_job_has_no_second_effect(fleet: Fleet) -> None:
     # GIVEN a /play handled once
-    await fleet.start_worker("a")
-    await fleet.start_worker("b")
-    fleet.fake.move_user()
+    await fleet.start_two_workers()
     url = fleet.tones.url(440, 2)
     record = await fleet.command("play", query=url)
     assert "Now playing" in reply_of(record)
@@ -136,15 +147,7 @@ async def test_a_redelivered_job_has_no_second_effect(fleet: Fleet) -> None:
     # WHEN SQS delivers the same job again, past its dedup window (a new message id), both
     # through the shared queue and straight into the owner's inbox
     guild = fleet.fake.guilds[0]
-    job = PlayJob(
-        job_id=record.id,
-        guild_id=guild.guild_id,
-        channel_id=record.channel_id,
-        application_id=fleet.fake.application_id,
-        interaction_token=record.token,
-        requester=Requester(user_id=record.user_id),
-        query=url,
-    )
+    job = play_job(fleet, record, query=url)
     sqs = fleet.moto.client("sqs")
     inbox_url = sqs.get_queue_url(QueueName=inbox_name(fleet.queue_url, owner))["QueueUrl"]
     for queue_url in (fleet.queue_url, inbox_url):
@@ -169,9 +172,7 @@ async def test_a_redelivered_job_has_no_second_effect(fleet: Fleet) -> None:
 
 async def test_poison_messages_end_in_the_dlq_and_the_user_is_told_once(fleet: Fleet) -> None:
     # GIVEN two workers
-    await fleet.start_worker("a")
-    await fleet.start_worker("b")
-    fleet.fake.move_user()
+    await fleet.start_two_workers()
     guild = fleet.fake.guilds[0]
     sqs = fleet.moto.client("sqs")
 
@@ -190,15 +191,7 @@ async def test_poison_messages_end_in_the_dlq_and_the_user_is_told_once(fleet: F
             json={"type": 5},
         )
     assert deferred.status_code in (200, 204)
-    job = PlayJob(
-        job_id=record.id,
-        guild_id=guild.guild_id,
-        channel_id=record.channel_id,
-        application_id=fleet.fake.application_id,
-        interaction_token=record.token,
-        requester=Requester(user_id=record.user_id),
-        query=fleet.tones.url(440, 2),
-    )
+    job = play_job(fleet, record, query=fleet.tones.url(440, 2))
     sqs.send_message(
         QueueUrl=fleet.queue_url,
         MessageBody=encode_job(job),
@@ -279,14 +272,7 @@ async def test_a_worker_that_lost_its_lease_stops_without_kicking_the_new_owner(
     fleet: Fleet,
 ) -> None:
     # GIVEN a worker playing a long track
-    await fleet.start_worker("a")
-    await fleet.start_worker("b")
-    fleet.fake.move_user()
-    await fleet.command("play", query=fleet.tones.url(440, 20))
-    owner = await fleet.owner()
-    assert owner in ("a", "b")
-    other = "b" if owner == "a" else "a"
-    await fleet.hear(440, 2.0)
+    owner, other = await two_workers_playing(fleet, track_s=20, heard_s=2.0)
 
     # WHEN it freezes past its lease (SIGSTOP), the other takes over, and it wakes up again
     stale = fleet.workers[owner]

@@ -4,6 +4,7 @@ with plain and base64-encoded API Gateway bodies."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -18,6 +19,7 @@ from tests.fixtures_interactions import (
     encode,
     make_settings,
     payload,
+    post_signed,
     with_options,
 )
 
@@ -31,15 +33,35 @@ def ephemeral_text(body: dict) -> str:  # type: ignore[type-arg]
     return str(body["data"]["content"])
 
 
+def renamed(fixture: str, name: str) -> dict[str, Any]:
+    """A canned command interaction with its command's name replaced."""
+    data = payload(fixture)
+    data["data"]["name"] = name
+    return data
+
+
+def pressed(custom_id: str) -> dict[str, Any]:
+    """The canned button press (same interaction id) on a button with this custom_id."""
+    data = payload("button")
+    data["data"]["custom_id"] = custom_id
+    return data
+
+
+def typed_into_play(value: str) -> dict[str, Any]:
+    """The canned autocomplete of /play's query, with this text typed."""
+    data = payload("play_autocomplete")
+    data["data"]["options"][0]["value"] = value
+    return data
+
+
 # -- signature, size and shape ---------------------------------------------------------------
 
 
 async def test_ping_gets_pong(make_door: DoorFactory, signer: Signer) -> None:
     # GIVEN Discord's endpoint check: a signed PING
     door = await make_door()
-    body = encode(payload("ping"))
     # WHEN it arrives
-    answer = await door.post(body, signer.headers(body))
+    answer = await post_signed(door, signer, payload("ping"))
     # THEN the answer is PONG
     assert (answer.status, answer.body) == (200, {"type": 1})
 
@@ -106,9 +128,8 @@ async def test_oversized_body_is_refused_with_413(make_door: DoorFactory, signer
     door = await make_door(max_body_bytes=1024)
     data = payload("play")
     data["padding"] = "x" * 2048
-    body = encode(data)
     # WHEN it arrives
-    answer = await door.post(body, signer.headers(body))
+    answer = await post_signed(door, signer, data)
     # THEN 413, and nothing enqueued
     assert answer.status == 413
     assert await door.jobs() == []
@@ -160,9 +181,8 @@ async def test_unknown_interaction_type_is_refused_with_400(
 ) -> None:
     # GIVEN a signed interaction of a type the bot never asks for (5 is a modal submit)
     door = await make_door()
-    body = encode(payload("play", type=kind))
     # WHEN it arrives / THEN 400
-    answer = await door.post(body, signer.headers(body))
+    answer = await post_signed(door, signer, payload("play", type=kind))
     assert answer.status == 400
 
 
@@ -174,9 +194,9 @@ async def test_play_is_enqueued_before_the_deferred_answer(
 ) -> None:
     # GIVEN a signed /play in a guild
     door = await make_door()
-    body = encode(with_options(payload("play"), query="  never gonna\tgive you up ", next=True))
+    data = with_options(payload("play"), query="  never gonna\tgive you up ", next=True)
     # WHEN it arrives
-    answer = await door.post(body, signer.headers(body))
+    answer = await post_signed(door, signer, data)
     # THEN the answer is a deferred message, and the job is already on the queue
     assert (answer.status, answer.body) == (200, {"type": 5})
     [job] = await door.jobs()
@@ -200,11 +220,9 @@ async def test_controls_are_enqueued_as_control_jobs(
 ) -> None:
     # GIVEN a signed control command
     door = await make_door()
-    data = payload("skip")
-    data["data"]["name"] = command
-    body = encode(data)
+    data = renamed("skip", command)
     # WHEN it arrives
-    answer = await door.post(body, signer.headers(body))
+    answer = await post_signed(door, signer, data)
     # THEN deferred, with a ControlJob of that kind on the queue
     assert answer.body == {"type": 5}
     [job] = await door.jobs()
@@ -216,9 +234,8 @@ async def test_help_answers_at_once_with_every_command(
 ) -> None:
     # GIVEN /help
     door = await make_door()
-    body = encode(payload("help"))
     # WHEN it arrives
-    answer = await door.post(body, signer.headers(body))
+    answer = await post_signed(door, signer, payload("help"))
     # THEN an ephemeral embed lists every command, and nothing is enqueued
     assert answer.body["type"] == 4 and answer.body["data"]["flags"] == EPHEMERAL
     # grouped by category (one field each), every registered command listed once by its usage
@@ -242,11 +259,9 @@ async def test_state_commands_degrade_clearly_without_a_store(
 ) -> None:
     # GIVEN no state store yet
     door = await make_door()
-    data = payload("help")
-    data["data"]["name"] = command
-    body = encode(data)
+    data = renamed("help", command)
     # WHEN /queue or /nowplaying arrives
-    answer = await door.post(body, signer.headers(body))
+    answer = await post_signed(door, signer, data)
     # THEN an ephemeral "can't show that yet", not a spinner
     assert "can't show that yet" in ephemeral_text(answer.body)
     assert await door.jobs() == []
@@ -256,10 +271,8 @@ async def test_unknown_command_gets_a_polite_ephemeral(
     make_door: DoorFactory, signer: Signer
 ) -> None:
     door = await make_door()
-    data = payload("help")
-    data["data"]["name"] = "karaoke"
-    body = encode(data)
-    answer = await door.post(body, signer.headers(body))
+    data = renamed("help", "karaoke")
+    answer = await post_signed(door, signer, data)
     assert "don't know that command" in ephemeral_text(answer.body)
 
 
@@ -271,9 +284,8 @@ async def test_guild_not_on_the_allowlist_is_refused(
 ) -> None:
     # GIVEN an allowlist that does not include the guild
     door = await make_door(guild_allowlist=frozenset({"42"}))
-    body = encode(payload("play"))
     # WHEN /play arrives
-    answer = await door.post(body, signer.headers(body))
+    answer = await post_signed(door, signer, payload("play"))
     # THEN a clear refusal, nothing enqueued
     assert "isn't enabled for this server" in ephemeral_text(answer.body)
     assert await door.jobs() == []
@@ -281,8 +293,7 @@ async def test_guild_not_on_the_allowlist_is_refused(
 
 async def test_guild_on_the_allowlist_is_served(make_door: DoorFactory, signer: Signer) -> None:
     door = await make_door(guild_allowlist=frozenset({"42", "1300000000000000100"}))
-    body = encode(payload("play"))
-    answer = await door.post(body, signer.headers(body))
+    answer = await post_signed(door, signer, payload("play"))
     assert answer.body == {"type": 5}
     assert len(await door.jobs()) == 1
 
@@ -290,9 +301,8 @@ async def test_guild_on_the_allowlist_is_served(make_door: DoorFactory, signer: 
 async def test_dm_is_told_to_use_a_server(make_door: DoorFactory, signer: Signer) -> None:
     # GIVEN /play from a DM (no guild)
     door = await make_door()
-    body = encode(payload("play_dm"))
     # WHEN it arrives / THEN "use this in a server", nothing enqueued
-    answer = await door.post(body, signer.headers(body))
+    answer = await post_signed(door, signer, payload("play_dm"))
     assert "Use this in a server" in ephemeral_text(answer.body)
     assert await door.jobs() == []
 
@@ -303,8 +313,8 @@ async def test_user_going_too_fast_is_slowed_down(make_door: DoorFactory, signer
     answers = []
     # WHEN the same user sends 3 commands
     for n in range(3):
-        body = encode(payload("skip", id=f"13000000000000020{n:02d}"))
-        answers.append(await door.post(body, signer.headers(body)))
+        data = payload("skip", id=f"13000000000000020{n:02d}")
+        answers.append(await post_signed(door, signer, data))
     # THEN the third is refused with a wait, and only two jobs were enqueued
     assert [a.body["type"] for a in answers] == [5, 5, 4]
     text = ephemeral_text(answers[2].body)
@@ -320,8 +330,7 @@ async def test_other_users_are_not_slowed_by_one_user(
     second = payload("skip", id="1300000000000003002")
     second["member"]["user"]["id"] = "1300000000000000501"
     for data in (first, second):
-        body = encode(data)
-        assert (await door.post(body, signer.headers(body))).body == {"type": 5}
+        assert (await post_signed(door, signer, data)).body == {"type": 5}
 
 
 # -- option validation ---------------------------------------------------------------------
@@ -346,9 +355,8 @@ async def test_bad_query_is_refused_before_enqueue(
 ) -> None:
     # GIVEN a /play with a query the bot must not pass on
     door = await make_door(max_query_length=80)
-    body = encode(with_options(payload("play"), query=query))
     # WHEN it arrives
-    answer = await door.post(body, signer.headers(body))
+    answer = await post_signed(door, signer, with_options(payload("play"), query=query))
     # THEN a polite ephemeral explanation, nothing enqueued
     assert expected in ephemeral_text(answer.body)
     assert await door.jobs() == []
@@ -358,8 +366,8 @@ async def test_control_characters_are_stripped_from_the_query(
     make_door: DoorFactory, signer: Signer
 ) -> None:
     door = await make_door()
-    body = encode(with_options(payload("play"), query="rick\u0000 astley\u200b\u202e"))
-    answer = await door.post(body, signer.headers(body))
+    data = with_options(payload("play"), query="rick\u0000 astley\u200b\u202e")
+    answer = await post_signed(door, signer, data)
     assert answer.body == {"type": 5}
     [job] = await door.jobs()
     assert isinstance(job, PlayJob) and job.query == "rick astley"
@@ -368,8 +376,8 @@ async def test_control_characters_are_stripped_from_the_query(
 async def test_https_link_is_passed_on(make_door: DoorFactory, signer: Signer) -> None:
     door = await make_door()
     url = "https://www.youtube.com/watch?v=dQw4w9WgXcQ"
-    body = encode(with_options(payload("play"), query=url))
-    assert (await door.post(body, signer.headers(body))).body == {"type": 5}
+    data = with_options(payload("play"), query=url)
+    assert (await post_signed(door, signer, data)).body == {"type": 5}
     [job] = await door.jobs()
     assert isinstance(job, PlayJob) and job.query == url
 
@@ -382,9 +390,8 @@ async def test_autocomplete_echoes_and_never_enqueues(
 ) -> None:
     # GIVEN autocomplete while typing /play's query
     door = await make_door()
-    body = encode(payload("play_autocomplete"))
     # WHEN it arrives
-    answer = await door.post(body, signer.headers(body))
+    answer = await post_signed(door, signer, payload("play_autocomplete"))
     # THEN type 8 with the typed text as the one choice, and nothing on the queue
     assert answer.body == {
         "type": 8,
@@ -399,11 +406,9 @@ async def test_autocomplete_of_a_long_url_fits_discord_limits(
     # GIVEN a 320-character link typed into /play (Discord allows choice values of <= 100)
     door = await make_door()
     url = "https://example.com/" + "a" * 300
-    data = payload("play_autocomplete")
-    data["data"]["options"][0]["value"] = url
-    body = encode(data)
+    data = typed_into_play(url)
     # WHEN autocomplete runs
-    answer = await door.post(body, signer.headers(body))
+    answer = await post_signed(door, signer, data)
     # THEN no choice is offered for it (a cut value would play something else; Discord submits
     # the typed text when the user sends without picking)
     assert answer.body == {"type": 8, "data": {"choices": []}}
@@ -415,10 +420,8 @@ async def test_autocomplete_echoes_a_link_of_exactly_the_value_limit(
     door = await make_door()
     url = "https://example.com/" + "a" * 80
     assert len(url) == 100
-    data = payload("play_autocomplete")
-    data["data"]["options"][0]["value"] = url
-    body = encode(data)
-    answer = await door.post(body, signer.headers(body))
+    data = typed_into_play(url)
+    answer = await post_signed(door, signer, data)
     [choice] = answer.body["data"]["choices"]
     assert len(choice["name"]) <= 100 and choice["value"] == url
 
@@ -428,10 +431,8 @@ async def test_autocomplete_offers_nothing_for_unusable_text(
     make_door: DoorFactory, signer: Signer, typed: str
 ) -> None:
     door = await make_door()
-    data = payload("play_autocomplete")
-    data["data"]["options"][0]["value"] = typed
-    body = encode(data)
-    answer = await door.post(body, signer.headers(body))
+    data = typed_into_play(typed)
+    answer = await post_signed(door, signer, data)
     assert answer.body == {"type": 8, "data": {"choices": []}}
 
 
@@ -442,11 +443,10 @@ async def test_autocomplete_is_not_rate_limited_and_not_counted(
     door = await make_door(rate_limit_commands=1, rate_limit_window_s=30)
     # WHEN the user types (five autocompletes) then sends /play
     for n in range(5):
-        body = encode(payload("play_autocomplete", id=f"130000000000000400{n}"))
-        assert (await door.post(body, signer.headers(body))).body["type"] == 8
-    body = encode(payload("play"))
+        data = payload("play_autocomplete", id=f"130000000000000400{n}")
+        assert (await post_signed(door, signer, data)).body["type"] == 8
     # THEN the /play still goes through
-    assert (await door.post(body, signer.headers(body))).body == {"type": 5}
+    assert (await post_signed(door, signer, payload("play"))).body == {"type": 5}
 
 
 @pytest.mark.parametrize("control", ["skip", "stop", "pause", "resume", "leave"])
@@ -455,11 +455,9 @@ async def test_player_button_enqueues_and_defers_the_update(
 ) -> None:
     # GIVEN a press on a player button
     door = await make_door()
-    data = payload("button")
-    data["data"]["custom_id"] = f"player:{control}"
-    body = encode(data)
+    data = pressed(f"player:{control}")
     # WHEN it arrives
-    answer = await door.post(body, signer.headers(body))
+    answer = await post_signed(door, signer, data)
     # THEN a deferred ephemeral reply (the worker answers the presser alone; the player
     # message the button sits on stays as it is), with the control job on the queue
     assert answer.body == {"type": 5, "data": {"flags": EPHEMERAL}}
@@ -482,10 +480,8 @@ async def test_loop_and_shuffle_buttons_enqueue_their_player_commands(
 ) -> None:
     # GIVEN a press on the now-playing message's Loop (carrying the mode to set) or Shuffle
     door = await make_door()
-    data = payload("button")
-    data["data"]["custom_id"] = custom_id
-    body = encode(data)
-    answer = await door.post(body, signer.headers(body))
+    data = pressed(custom_id)
+    answer = await post_signed(door, signer, data)
     # THEN the player command is queued like /loop or /shuffle, answered privately
     assert answer.body == {"type": 5, "data": {"flags": EPHEMERAL}}
     [job] = await door.jobs()
@@ -497,10 +493,8 @@ async def test_malformed_player_buttons_are_answered_not_enqueued(
     make_door: DoorFactory, signer: Signer, custom_id: str
 ) -> None:
     door = await make_door()
-    data = payload("button")
-    data["data"]["custom_id"] = custom_id
-    body = encode(data)
-    answer = await door.post(body, signer.headers(body))
+    data = pressed(custom_id)
+    answer = await post_signed(door, signer, data)
     assert "doesn't do anything" in ephemeral_text(answer.body)
     assert await door.jobs() == []
 
@@ -509,17 +503,14 @@ async def test_unknown_button_is_answered_not_enqueued(
     make_door: DoorFactory, signer: Signer
 ) -> None:
     door = await make_door()
-    data = payload("button")
-    data["data"]["custom_id"] = "player:selfdestruct"
-    body = encode(data)
-    answer = await door.post(body, signer.headers(body))
+    data = pressed("player:selfdestruct")
+    answer = await post_signed(door, signer, data)
     assert "doesn't do anything" in ephemeral_text(answer.body)
     assert await door.jobs() == []
 
 
 async def test_button_in_a_refused_guild_is_refused(make_door: DoorFactory, signer: Signer) -> None:
     door = await make_door(guild_allowlist=frozenset({"42"}))
-    body = encode(payload("button"))
-    answer = await door.post(body, signer.headers(body))
+    answer = await post_signed(door, signer, payload("button"))
     assert "isn't enabled" in ephemeral_text(answer.body)
     assert await door.jobs() == []

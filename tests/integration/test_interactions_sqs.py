@@ -23,11 +23,11 @@ from tests.fixtures_aws import MotoServer, _free_port
 from tests.fixtures_interactions import (
     LambdaRuntime,
     Signer,
-    apigw_event,
     assert_valid_callback,
     encode,
     make_settings,
     payload,
+    signed_event,
 )
 
 QUEUE_DOWN = "Couldn't reach the music player, please try again."
@@ -75,9 +75,24 @@ async def lambda_container(
     runtime.shutdown()
 
 
-def signed_event(signer: Signer, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-    body = encode(data)
-    return apigw_event(body, signer.headers(body), **kwargs)
+QueueLambda = Callable[..., Invoke]
+
+
+@pytest.fixture
+def queue_lambda(signer: Signer, lambda_container: Callable[..., Invoke]) -> QueueLambda:
+    """A Lambda configured with the public key, the app id, a jobs queue URL and an AWS
+    endpoint (any further variables as keywords)."""
+
+    def configure(queue_url: str, endpoint_url: str, **env: str) -> Invoke:
+        return lambda_container(
+            DISCORD_PUBLIC_KEY=signer.public_key_hex,
+            DISCORD_APPLICATION_ID="1300000000000000001",
+            JOBS_QUEUE_URL=queue_url,
+            AWS_ENDPOINT_URL=endpoint_url,
+            **env,
+        )
+
+    return configure
 
 
 def answer_of(result: dict[str, Any]) -> dict[str, Any]:
@@ -95,16 +110,11 @@ def queue_depth(moto: MotoServer, queue_url: str) -> int:
 
 
 async def test_signed_play_through_handler_lands_on_the_fifo_queue(
-    moto_server: MotoServer, signer: Signer, lambda_container: Callable[..., Invoke]
+    moto_server: MotoServer, signer: Signer, queue_lambda: QueueLambda
 ) -> None:
     # GIVEN a Lambda configured with only the public key, app id, queue URL and AWS variables
     queue_url, _ = moto_server.create_fifo_queue()
-    invoke = lambda_container(
-        DISCORD_PUBLIC_KEY=signer.public_key_hex,
-        DISCORD_APPLICATION_ID="1300000000000000001",
-        JOBS_QUEUE_URL=queue_url,
-        AWS_ENDPOINT_URL=moto_server.endpoint_url,
-    )
+    invoke = queue_lambda(queue_url, moto_server.endpoint_url)
     # WHEN Discord's PING, then a signed /play (base64 body, as API Gateway may send) arrive
     pong = await invoke(signed_event(signer, payload("ping")))
     played = await invoke(signed_event(signer, payload("play"), base64_body=True))
@@ -122,16 +132,11 @@ async def test_signed_play_through_handler_lands_on_the_fifo_queue(
 
 
 async def test_the_same_interaction_delivered_twice_is_enqueued_once(
-    moto_server: MotoServer, signer: Signer, lambda_container: Callable[..., Invoke]
+    moto_server: MotoServer, signer: Signer, queue_lambda: QueueLambda
 ) -> None:
     # GIVEN a warm Lambda and a FIFO queue
     queue_url, _ = moto_server.create_fifo_queue()
-    invoke = lambda_container(
-        DISCORD_PUBLIC_KEY=signer.public_key_hex,
-        DISCORD_APPLICATION_ID="1300000000000000001",
-        JOBS_QUEUE_URL=queue_url,
-        AWS_ENDPOINT_URL=moto_server.endpoint_url,
-    )
+    invoke = queue_lambda(queue_url, moto_server.endpoint_url)
     event = signed_event(signer, payload("play", id="1300000000000005000"))
     # WHEN the same signed interaction arrives twice (a retry)
     first, second = await invoke(event), await invoke(event)
@@ -141,14 +146,11 @@ async def test_the_same_interaction_delivered_twice_is_enqueued_once(
 
 
 async def test_missing_queue_tells_the_user_to_try_again(
-    moto_server: MotoServer, signer: Signer, lambda_container: Callable[..., Invoke]
+    moto_server: MotoServer, signer: Signer, queue_lambda: QueueLambda
 ) -> None:
     # GIVEN a queue URL of a queue that does not exist
-    invoke = lambda_container(
-        DISCORD_PUBLIC_KEY=signer.public_key_hex,
-        DISCORD_APPLICATION_ID="1300000000000000001",
-        JOBS_QUEUE_URL=f"{moto_server.endpoint_url}/123456789012/missing.fifo",
-        AWS_ENDPOINT_URL=moto_server.endpoint_url,
+    invoke = queue_lambda(
+        f"{moto_server.endpoint_url}/123456789012/missing.fifo", moto_server.endpoint_url
     )
     # WHEN /play arrives
     body = answer_of(await invoke(signed_event(signer, payload("play"))))
@@ -158,15 +160,12 @@ async def test_missing_queue_tells_the_user_to_try_again(
 
 
 async def test_unreachable_sqs_tells_the_user_to_try_again(
-    signer: Signer, lambda_container: Callable[..., Invoke]
+    signer: Signer, queue_lambda: QueueLambda
 ) -> None:
     # GIVEN an SQS endpoint where nothing listens
     port = _free_port()
-    invoke = lambda_container(
-        DISCORD_PUBLIC_KEY=signer.public_key_hex,
-        DISCORD_APPLICATION_ID="1300000000000000001",
-        JOBS_QUEUE_URL=f"http://127.0.0.1:{port}/123456789012/jobs.fifo",
-        AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}",
+    invoke = queue_lambda(
+        f"http://127.0.0.1:{port}/123456789012/jobs.fifo", f"http://127.0.0.1:{port}"
     )
     body = answer_of(await invoke(signed_event(signer, payload("play"))))
     assert body["data"]["content"] == QUEUE_DOWN
@@ -182,14 +181,12 @@ def silent_server() -> Iterator[int]:
 
 
 async def test_silent_sqs_is_given_up_within_the_budget(
-    signer: Signer, lambda_container: Callable[..., Invoke], silent_server: int
+    signer: Signer, queue_lambda: QueueLambda, silent_server: int
 ) -> None:
     # GIVEN an SQS endpoint that accepts the connection but never answers, and a 0.5 s budget
-    invoke = lambda_container(
-        DISCORD_PUBLIC_KEY=signer.public_key_hex,
-        DISCORD_APPLICATION_ID="1300000000000000001",
-        JOBS_QUEUE_URL=f"http://127.0.0.1:{silent_server}/123456789012/jobs.fifo",
-        AWS_ENDPOINT_URL=f"http://127.0.0.1:{silent_server}",
+    invoke = queue_lambda(
+        f"http://127.0.0.1:{silent_server}/123456789012/jobs.fifo",
+        f"http://127.0.0.1:{silent_server}",
         ENQUEUE_TIMEOUT_S="0.5",
     )
     # WHEN /play arrives
@@ -201,7 +198,7 @@ async def test_silent_sqs_is_given_up_within_the_budget(
 
 
 async def test_sqs_going_down_between_invocations_is_reported_then_recovers(
-    signer: Signer, lambda_container: Callable[..., Invoke]
+    signer: Signer, queue_lambda: QueueLambda
 ) -> None:
     # GIVEN a warm Lambda whose SQS server (a private moto) then stops
     port = _free_port()
@@ -209,12 +206,7 @@ async def test_sqs_going_down_between_invocations_is_reported_then_recovers(
     server.start()
     moto = MotoServer(endpoint_url=f"http://127.0.0.1:{port}")
     queue_url, _ = moto.create_fifo_queue()
-    invoke = lambda_container(
-        DISCORD_PUBLIC_KEY=signer.public_key_hex,
-        DISCORD_APPLICATION_ID="1300000000000000001",
-        JOBS_QUEUE_URL=queue_url,
-        AWS_ENDPOINT_URL=moto.endpoint_url,
-    )
+    invoke = queue_lambda(queue_url, moto.endpoint_url)
     try:
         first = await invoke(signed_event(signer, payload("play", id="1300000000000006001")))
         assert answer_of(first) == {"type": 5}

@@ -30,9 +30,9 @@ from tests.fixtures_interactions import (
     Door,
     DoorFactory,
     Signer,
-    apigw_event,
-    encode,
     payload,
+    post_signed,
+    signed_event,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,30 +42,12 @@ ROOT = Path(__file__).resolve().parents[2]
 def fleet(moto_server: MotoServer) -> dict[str, str]:
     """A jobs queue, a state table and a worker service scaled to zero."""
     queue_url, _ = moto_server.create_fifo_queue()
-    ecs = moto_server.client("ecs")
-    name = uuid.uuid4().hex[:10]
-    cluster = f"musicbot-{name}"
-    ecs.create_cluster(clusterName=cluster)
-    definition = ecs.register_task_definition(
-        family=f"worker-{name}",
-        requiresCompatibilities=["FARGATE"],
-        networkMode="awsvpc",
-        cpu="1024",
-        memory="2048",
-        containerDefinitions=[{"name": "worker", "image": "worker:test", "essential": True}],
-    )["taskDefinition"]["taskDefinitionArn"]
-    ecs.create_service(
-        cluster=cluster,
-        serviceName="workers",
-        taskDefinition=definition,
-        desiredCount=0,
-        launchType="FARGATE",
-    )
+    cluster, service = moto_server.create_worker_service(desired=0)
     return {
         "jobs_queue_url": queue_url,
         "state_table": moto_server.create_state_table(),
         "worker_cluster": cluster,
-        "worker_service": "workers",
+        "worker_service": service,
         "aws_endpoint_url": moto_server.endpoint_url,
     }
 
@@ -82,10 +64,7 @@ async def store(
 
 
 def desired(moto_server: MotoServer, fleet: dict[str, str]) -> int:
-    described = moto_server.client("ecs").describe_services(
-        cluster=fleet["worker_cluster"], services=[fleet["worker_service"]]
-    )
-    return int(described["services"][0]["desiredCount"])
+    return moto_server.desired_count(fleet["worker_cluster"], fleet["worker_service"])
 
 
 def queued(moto_server: MotoServer, fleet: dict[str, str]) -> int:
@@ -96,8 +75,9 @@ def queued(moto_server: MotoServer, fleet: dict[str, str]) -> int:
 
 
 async def play(door: Door, signer: Signer) -> Answer:
-    body = encode(payload("play", id=str(1300000000000005000 + uuid.uuid4().int % 10**6)))
-    return await door.post(body, signer.headers(body))
+    """A signed /play with a fresh interaction id, and the front door's answer."""
+    data = payload("play", id=str(1300000000000005000 + uuid.uuid4().int % 10**6))
+    return await post_signed(door, signer, data)
 
 
 def heartbeat(expires_in_s: float) -> WorkerHeartbeat:
@@ -221,8 +201,7 @@ async def test_control_commands_do_not_wake(
     make_door: DoorFactory, signer: Signer, moto_server: MotoServer, fleet: dict[str, str]
 ) -> None:
     door = await make_door(**fleet)
-    body = encode(payload("skip"))
-    assert (await door.post(body, signer.headers(body))).body == {"type": 5}
+    assert (await post_signed(door, signer, payload("skip"))).body == {"type": 5}
     assert desired(moto_server, fleet) == 0
 
 
@@ -254,9 +233,8 @@ def test_a_cold_lambda_wakes_workers_without_botocore(
     moto_server: MotoServer, fleet: dict[str, str], signer: Signer, tmp_path: Path
 ) -> None:
     # GIVEN a fresh Lambda process configured for waking, and a signed /play event
-    body = encode(payload("play"))
     event_path = tmp_path / "event.json"
-    event_path.write_text(json.dumps(apigw_event(body, signer.headers(body))))
+    event_path.write_text(json.dumps(signed_event(signer, payload("play"))))
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "DISCORD_"))},
         **{name.upper(): value for name, value in fleet.items()},

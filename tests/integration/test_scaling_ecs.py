@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Callable
 
 import pytest
@@ -15,30 +14,6 @@ from shared.scaling import WakeFailed, WakeResult
 from tests.fixtures_aws import MotoServer
 
 MakeWaker = Callable[[str, str], EcsScaler]
-
-
-def _service(moto_server: MotoServer, desired: int) -> tuple[str, str]:
-    """A Fargate-like service with the given desired count; returns (cluster, service)."""
-    ecs = moto_server.client("ecs")
-    name = uuid.uuid4().hex[:10]
-    cluster = f"musicbot-{name}"
-    ecs.create_cluster(clusterName=cluster)
-    task_definition = ecs.register_task_definition(
-        family=f"worker-{name}",
-        requiresCompatibilities=["FARGATE"],
-        networkMode="awsvpc",
-        cpu="1024",
-        memory="2048",
-        containerDefinitions=[{"name": "worker", "image": "worker:test", "essential": True}],
-    )["taskDefinition"]["taskDefinitionArn"]
-    ecs.create_service(
-        cluster=cluster,
-        serviceName="workers",
-        taskDefinition=task_definition,
-        desiredCount=desired,
-        launchType="FARGATE",
-    )
-    return cluster, "workers"
 
 
 def ecs_client(moto_server: MotoServer) -> AwsJsonClient:
@@ -67,37 +42,32 @@ async def make_waker(moto_server: MotoServer) -> AsyncIterator[MakeWaker]:
         await waker.aclose()
 
 
-def _desired(moto_server: MotoServer, cluster: str, service: str) -> int:
-    described = moto_server.client("ecs").describe_services(cluster=cluster, services=[service])
-    return int(described["services"][0]["desiredCount"])
-
-
 async def test_wakes_a_service_at_zero(moto_server: MotoServer, make_waker: MakeWaker) -> None:
     # GIVEN a service scaled to zero
-    cluster, service = _service(moto_server, desired=0)
+    cluster, service = moto_server.create_worker_service(desired=0)
     waker = make_waker(cluster, service)
     # WHEN a worker is woken
     result = await waker.wake()
     # THEN one task is wanted, and a second wake changes nothing
     assert result == WakeResult(desired_before=0, desired_after=1)
-    assert _desired(moto_server, cluster, service) == 1
+    assert moto_server.desired_count(cluster, service) == 1
     assert await waker.wake() == WakeResult(1, 1)
-    assert _desired(moto_server, cluster, service) == 1
+    assert moto_server.desired_count(cluster, service) == 1
 
 
 async def test_never_lowers_or_adds_to_a_running_service(
     moto_server: MotoServer, make_waker: MakeWaker
 ) -> None:
-    cluster, service = _service(moto_server, desired=3)
+    cluster, service = moto_server.create_worker_service(desired=3)
     result = await make_waker(cluster, service).wake()
     assert not result.changed
-    assert _desired(moto_server, cluster, service) == 3
+    assert moto_server.desired_count(cluster, service) == 3
 
 
 async def test_a_missing_service_is_a_wake_failure(
     moto_server: MotoServer, make_waker: MakeWaker
 ) -> None:
-    cluster, _ = _service(moto_server, desired=0)
+    cluster, _ = moto_server.create_worker_service(desired=0)
     with pytest.raises(WakeFailed):
         await make_waker(cluster, "nope").wake()
 

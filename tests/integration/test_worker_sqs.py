@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
+from typing import Any
 
 from shared.jobs import AnyJob, JobEnvelope, PlayJob, Requester
 from shared.queue import QueueUnavailable, SqsJobQueue
@@ -47,7 +49,8 @@ class Recorder:
         raise AssertionError("not used")
 
 
-async def test_consumer_over_sqs_acks_retries_and_dead_letters(moto_server: MotoServer) -> None:
+def jobs_queue(moto_server: MotoServer) -> tuple[SqsJobQueue, str, str]:
+    """A FIFO jobs queue and its DLQ, as deployed: the worker's client and both URLs."""
     queue_url, dlq_url = moto_server.create_fifo_queue(max_receives=5)
     sqs = SqsJobQueue(
         queue_url,
@@ -55,6 +58,38 @@ async def test_consumer_over_sqs_acks_retries_and_dead_letters(moto_server: Moto
         endpoint_url=moto_server.endpoint_url,
         dead_letter_url=dlq_url,
     )
+    return sqs, queue_url, dlq_url
+
+
+async def consume_until(
+    sqs: SqsJobQueue, done: Callable[[WorkerCounters], bool]
+) -> tuple[Recorder, WorkerCounters]:
+    """Run a consumer over ``sqs`` until ``done(counters)``, then stop it and close the queue."""
+    recorder, counters = Recorder(), WorkerCounters()
+    consumer = Consumer(
+        sqs, recorder, recorder, RecentJobs(), counters, receive_wait_s=1, retry_delay=lambda n: 0
+    )
+    task = asyncio.create_task(consumer.run())
+    try:
+        await until(lambda: done(counters), timeout_s=30)
+    finally:
+        consumer.stop()
+        await task
+        await sqs.aclose()
+    return recorder, counters
+
+
+def dead_letters(boto: Any, dlq_url: str) -> list[dict[str, Any]]:
+    """The messages in the DLQ, with their attributes (``boto``: a boto3 SQS client)."""
+    messages: list[dict[str, Any]] = boto.receive_message(
+        QueueUrl=dlq_url, MessageAttributeNames=["All"]
+    )["Messages"]
+    return messages
+
+
+async def test_consumer_over_sqs_acks_retries_and_dead_letters(moto_server: MotoServer) -> None:
+    # GIVEN a body no worker can decode, then job 1 and job 2 (which fails once), on real SQS
+    sqs, queue_url, dlq_url = jobs_queue(moto_server)
     boto = moto_server.client("sqs")
     boto.send_message(
         QueueUrl=queue_url,
@@ -64,21 +99,14 @@ async def test_consumer_over_sqs_acks_retries_and_dead_letters(moto_server: Moto
     )
     await sqs.send(play("1"))
     await sqs.send(play("2"))
-    recorder, counters = Recorder(), WorkerCounters()
-    consumer = Consumer(
-        sqs, recorder, recorder, RecentJobs(), counters, receive_wait_s=1, retry_delay=lambda n: 0
-    )
-    task = asyncio.create_task(consumer.run())
-    try:
-        await until(lambda: counters.jobs_succeeded >= 2, timeout_s=30)
-    finally:
-        consumer.stop()
-        await task
-        await sqs.aclose()
+    # WHEN the worker consumes until both jobs succeeded
+    recorder, counters = await consume_until(sqs, lambda c: c.jobs_succeeded >= 2)
+    # THEN each job is answered once (job 2 after a retry), the poison is dead-lettered as
+    # malformed, and the queue is empty
     assert recorder.replies == [("1", "ok 1"), ("2", "ok 2")]
     assert recorder.attempts == {"1": 1, "2": 2}
     assert counters.malformed == 1 and counters.jobs_retried == 1
-    dead = boto.receive_message(QueueUrl=dlq_url, MessageAttributeNames=["All"])["Messages"]
+    dead = dead_letters(boto, dlq_url)
     assert [m["Body"] for m in dead] == ['{"kind": "dance"}']
     assert dead[0]["MessageAttributes"]["reason"]["StringValue"].startswith("malformed")
     left = boto.get_queue_attributes(
@@ -91,34 +119,19 @@ async def test_a_job_of_a_newer_kind_is_answered_then_dead_lettered(
     moto_server: MotoServer,
 ) -> None:
     # GIVEN a job of a kind only a newer front door sends (a rolling deploy), on real SQS
-    queue_url, dlq_url = moto_server.create_fifo_queue(max_receives=5)
-    sqs = SqsJobQueue(
-        queue_url,
-        region=moto_server.region,
-        endpoint_url=moto_server.endpoint_url,
-        dead_letter_url=dlq_url,
-    )
+    sqs, queue_url, dlq_url = jobs_queue(moto_server)
     body = json.dumps({**json.loads(play("7").model_dump_json()), "kind": "lyrics"})
     boto = moto_server.client("sqs")
     boto.send_message(
         QueueUrl=queue_url, MessageBody=body, MessageGroupId="100", MessageDeduplicationId="7"
     )
     await sqs.send(play("1"))
-    recorder, counters = Recorder(), WorkerCounters()
-    consumer = Consumer(
-        sqs, recorder, recorder, RecentJobs(), counters, receive_wait_s=1, retry_delay=lambda n: 0
-    )
-    task = asyncio.create_task(consumer.run())
-    try:
-        await until(lambda: counters.jobs_succeeded >= 1, timeout_s=30)
-    finally:
-        consumer.stop()
-        await task
-        await sqs.aclose()
+    # WHEN the worker consumes until the job it knows has succeeded
+    recorder, counters = await consume_until(sqs, lambda c: c.jobs_succeeded >= 1)
     # THEN its user is told, it is never handled, and it ends in the DLQ as malformed
     assert recorder.replies == [("7", UPDATING), ("1", "ok 1")]
     assert "7" not in recorder.attempts
     assert counters.malformed == 1
-    dead = boto.receive_message(QueueUrl=dlq_url, MessageAttributeNames=["All"])["Messages"]
+    dead = dead_letters(boto, dlq_url)
     assert [m["Body"] for m in dead] == [body]
     assert dead[0]["MessageAttributes"]["reason"]["StringValue"].startswith("malformed")

@@ -8,10 +8,11 @@ killed: it is counted in :attr:`Resolver.abandoned_threads` until yt-dlp's socke
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -132,30 +133,20 @@ class Resolver:
     async def lookup(self, query: str) -> Lookup:
         """Resolve what a user typed: a link (maybe a playlist) or search words."""
         started = time.monotonic()
-        try:
+        with self._failure_logged(log, started, "source.lookup.failed"):
             parsed = classify_query(query, max_search_length=self._config.max_query_length)
-        except SourceError as exc:
-            self._logged(log, exc, started, "source.lookup.failed")
-            raise
         bound = log.bind(
             query_kind=str(parsed.kind),
             host=url_host(parsed.text) if parsed.kind is QueryKind.URL else None,
         )
-        try:
+        with self._failure_logged(bound, started, "source.lookup.failed"):
             async with asyncio.timeout(self._config.timeout_s):
                 result = await self._lookup(query, parsed)
-        except TimeoutError:
-            raise self._logged(
-                bound, ResolveTimeout("timeout"), started, "source.lookup.failed"
-            ) from None
-        except SourceError as exc:
-            self._logged(bound, exc, started, "source.lookup.failed")
-            raise
         bound.info(
             "source.lookup.done",
             entries=len(result.entries),
             resolved=result.first_track is not None,
-            elapsed_ms=round((time.monotonic() - started) * 1000),
+            elapsed_ms=_elapsed_ms(started),
         )
         return result
 
@@ -163,7 +154,7 @@ class Resolver:
         """The top ``limit`` results for search words (flat: titles and links, no streams)."""
         started = time.monotonic()
         bound = log.bind(query_kind="search_menu")
-        try:
+        with self._failure_logged(bound, started, "source.search.failed"):
             parsed = classify_query(words, max_search_length=self._config.max_query_length)
             if parsed.kind is not QueryKind.SEARCH:
                 raise InvalidQuery("link", "That's a link: use /play to play it.")
@@ -172,13 +163,6 @@ class Resolver:
                 if target.lower().startswith(("http://", "https://")):
                     target = (await self._vet_url(target)).url
                 info = await self._extract(target, flat=True)
-        except TimeoutError:
-            raise self._logged(
-                bound, ResolveTimeout("timeout"), started, "source.search.failed"
-            ) from None
-        except SourceError as exc:
-            self._logged(bound, exc, started, "source.search.failed")
-            raise
         raw = (info.get("entries") or []) if is_playlist(info) else [info]
         parent_url = info.get("webpage_url")
         refs = [
@@ -190,7 +174,7 @@ class Resolver:
         bound.info(
             "source.search.done",
             results=len(results),
-            elapsed_ms=round((time.monotonic() - started) * 1000),
+            elapsed_ms=_elapsed_ms(started),
         )
         return results
 
@@ -198,7 +182,7 @@ class Resolver:
         """Resolve one queued ref into a fresh :class:`Track` (a new stream URL)."""
         started = time.monotonic()
         bound = log.bind(host=url_host(ref.webpage_url))
-        try:
+        with self._failure_logged(bound, started, "source.resolve.failed"):
             async with asyncio.timeout(self._config.timeout_s):
                 vetted = await self._vet_url(ref.webpage_url)
                 info = await self._extract(vetted.url, flat=False, single=True)
@@ -208,19 +192,12 @@ class Resolver:
                         raise SourceUnavailable("empty")
                     info = entries[0]
                 track = await self._finalize(info, vetted)
-        except TimeoutError:
-            raise self._logged(
-                bound, ResolveTimeout("timeout"), started, "source.resolve.failed"
-            ) from None
-        except SourceError as exc:
-            self._logged(bound, exc, started, "source.resolve.failed")
-            raise
         bound.info(
             "source.resolve.done",
             codec=track.codec,
             passthrough=track.is_opus_passthrough,
             stream_host=track.stream_host,
-            elapsed_ms=round((time.monotonic() - started) * 1000),
+            elapsed_ms=_elapsed_ms(started),
         )
         return track
 
@@ -354,16 +331,31 @@ class Resolver:
                 self._threads.abandon(future)  # it can't be stopped; count it until it ends
             raise
 
+    @contextlib.contextmanager
+    def _failure_logged(self, bound: Any, started: float, event: str) -> Iterator[None]:
+        """Log a source error raised in the block as ``event``; a timeout becomes ResolveTimeout."""
+        try:
+            yield
+        except TimeoutError:
+            raise self._logged(bound, ResolveTimeout("timeout"), started, event) from None
+        except SourceError as exc:
+            self._logged(bound, exc, started, event)
+            raise
+
     def _logged(self, bound: Any, exc: SourceError, started: float, event: str) -> SourceError:
         level = "warning" if exc.reason in _NOISY_REASONS else "info"
         getattr(bound, level)(
             event,
             error=type(exc).__name__,
             reason=exc.reason,
-            elapsed_ms=round((time.monotonic() - started) * 1000),
+            elapsed_ms=_elapsed_ms(started),
             abandoned_threads=self._threads.abandoned,
         )
         return exc
+
+
+def _elapsed_ms(started: float) -> int:
+    return round((time.monotonic() - started) * 1000)
 
 
 def _default_client(config: ResolverConfig) -> httpx.AsyncClient:
