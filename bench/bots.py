@@ -84,7 +84,10 @@ class OursBot:
             # one discord.py player thread per guild). A bench-only switch, not a setting.
             session_module.VoiceClientPlayer = _thread_per_guild_player  # type: ignore[attr-defined,assignment]
         self.queue = InMemoryJobQueue()
-        self.worker = Worker(settings, queue=self.queue, sources=build_tracks(settings))
+        # As the CLI builds it: the only tenant of its process (start-up heap frozen).
+        self.worker = Worker(
+            settings, queue=self.queue, sources=build_tracks(settings), freeze_heap=True
+        )
         self._task: asyncio.Task[int] | None = None
         self._app_id = settings.discord_application_id
 
@@ -124,7 +127,13 @@ class OursBot:
             if session is not None and session.state is SessionState.PLAYING:
                 playing += 1
         counters = self.worker.counters.as_dict()
-        return {"playing": playing, "counters": counters, "ttfa_ms": self.worker.playback.ttfa_ms}
+        return {
+            "playing": playing,
+            "counters": counters,
+            "ttfa_ms": self.worker.playback.ttfa_ms,
+            "gc": self.worker.gc_pauses.as_dict(),
+            "pacer": self.worker.pacer.report(),
+        }
 
     async def stop(self) -> None:
         """Graceful stop."""

@@ -192,6 +192,33 @@ def _step_figures(
     }
 
 
+def _gc_delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """Collections per generation, their total pause and pauses over a frame, in the window."""
+    counts = zip(after["collections"], before["collections"], strict=True)
+    paused = zip(after["total_pause_ms"], before["total_pause_ms"], strict=True)
+    return {
+        "collections": [a - b for a, b in counts],
+        "pause_ms": [round(a - b, 1) for a, b in paused],
+        "pauses_over_frame": after["pauses_over_frame"] - before["pauses_over_frame"],
+        "max_pause_ms_since_start": after["max_pause_ms"],
+        "frozen_objects": after["frozen_objects"],
+    }
+
+
+def _pacer_delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """Ticks in the window by how late the pacing thread woke; the maxima are since start."""
+    late = {k: after["late"][k] - before["late"].get(k, 0) for k in after["late"]}
+    return {
+        "ticks": after["ticks"] - before["ticks"],
+        "late": late,
+        "stalls": after["stalls"] - before["stalls"],
+        "max_late_ms_since_start": after["max_late_ms"],
+        "max_send_ms_since_start": after["max_send_ms"],
+        "threads": after["threads"],
+        "readers": after["readers"],
+    }
+
+
 def _round(value: float | None, digits: int = 2) -> float | None:
     return None if value is None else round(value, digits)
 
@@ -237,6 +264,7 @@ async def run_series(
                 ok, count = await _wait_playing(bot, fake, ids, timeout_s=120 + 2 * len(new))
                 await asyncio.sleep(SETTLE_S)
                 await fake.reset_ears(ids)
+                status_before = await bot.call({"op": "status"})
                 before = sample_tree(bot.pid, memory=False)
                 fake_before = sample_tree(fake.proc.pid, memory=False)
                 drops_before = udp_drops(fake.proc.pid)
@@ -244,6 +272,7 @@ async def run_series(
                 after = sample_tree(bot.pid)
                 fake_after = sample_tree(fake.proc.pid, memory=False)
                 drops = udp_drops(fake.proc.pid) - drops_before
+                status_after = await bot.call({"op": "status"})
                 ears = await fake.ears(ids)
                 step = _step_figures(
                     n,
@@ -257,6 +286,9 @@ async def run_series(
                 )
                 # Lost at the ear's own socket (the fake starved of CPU), not by the bot.
                 step["ear_socket_drops"] = drops
+                if "pacer" in status_after:  # ours only: the worker's own view of the window
+                    step["gc"] = _gc_delta(status_before["gc"], status_after["gc"])
+                    step["pacer"] = _pacer_delta(status_before["pacer"], status_after["pacer"])
                 step["all_playing"] = ok
                 step["playing_reported"] = count
                 figures.append(step)

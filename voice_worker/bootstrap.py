@@ -46,10 +46,10 @@ def build_cloud_queue(settings: Settings) -> JobQueue:
     )
 
 
-def cloud_worker(settings: Settings) -> Worker:
+def cloud_worker(settings: Settings, *, freeze_heap: bool = False) -> Worker:
     """A worker routing SQS jobs to guild owners' inboxes, with DynamoDB (or SQLite) state.
 
-    Interactions arrive over HTTP elsewhere (the Lambda).
+    Interactions arrive over HTTP elsewhere (the Lambda). ``freeze_heap``: see ``Worker``.
     """
     from shared.queue.sqs import SqsJobQueue  # noqa: PLC0415 - aiobotocore only in cloud mode
 
@@ -61,11 +61,16 @@ def cloud_worker(settings: Settings) -> Worker:
         sources=build_tracks(settings),
         state=open_state_store(settings),
         inboxes=queue,
+        freeze_heap=freeze_heap,
     )
 
 
 def embedded_worker(
-    settings: Settings, *, queue: InMemoryJobQueue | None = None, health_port: int | None = None
+    settings: Settings,
+    *,
+    queue: InMemoryJobQueue | None = None,
+    health_port: int | None = None,
+    freeze_heap: bool = False,
 ) -> Worker:
     """The whole bot in one process: gateway interactions -> in-process queue -> worker."""
     from voice_worker.embedded import GatewayInteractions, build_router  # noqa: PLC0415
@@ -83,6 +88,7 @@ def embedded_worker(
         state=state,
         interactions=interactions,
         health_port=health_port,
+        freeze_heap=freeze_heap,
     )
 
 

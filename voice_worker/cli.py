@@ -90,7 +90,7 @@ def run_worker(args: argparse.Namespace) -> int:
     from voice_worker import bootstrap  # noqa: PLC0415
 
     _configure_logs(settings)
-    return _run(bootstrap.cloud_worker(settings))
+    return _run(bootstrap.cloud_worker(settings, freeze_heap=True))
 
 
 def run_local(args: argparse.Namespace) -> int:
@@ -104,7 +104,7 @@ def run_local(args: argparse.Namespace) -> int:
     from voice_worker import bootstrap  # noqa: PLC0415
 
     _configure_logs(settings)
-    return _run(bootstrap.embedded_worker(settings))
+    return _run(bootstrap.embedded_worker(settings, freeze_heap=True))
 
 
 def _run(worker: Worker) -> int:

@@ -23,7 +23,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Final, Protocol
+from typing import Any, Final, Protocol
 
 import discord
 import structlog
@@ -199,8 +199,56 @@ class PacedStream:
     def _speak(self, state: discord.SpeakingState) -> None:
         ws = self.voice.ws
         loop = self.voice.client.loop
-        if ws is not None and loop.is_running():
-            asyncio.run_coroutine_threadsafe(ws.speak(state), loop)
+        if ws is None or not loop.is_running():
+            return
+        speak = ws.speak(state)
+        try:
+            asyncio.run_coroutine_threadsafe(speak, loop)
+        except RuntimeError:  # the loop closed since the check (shutdown): nobody to tell
+            speak.close()
+
+
+# Upper bounds (ms) of the buckets a tick's lateness is counted in; the last is open-ended.
+LATE_BUCKETS_MS: Final = (1.0, 2.0, 5.0, 10.0, 20.0)
+
+
+class TickStats:
+    """How late the pacing threads woke and how long their sends took.
+
+    For /health and bench/: a stream's pacing at the listener is its lane's wake-up lateness
+    plus its place in the tick's sends, so these say whether a late packet was the scheduler
+    (late wake-ups) or the sends (long ticks). Written under the pacer's send lock, so lanes
+    take turns; read without it.
+    """
+
+    def __init__(self) -> None:
+        self.ticks = 0
+        self.late_counts = [0] * (len(LATE_BUCKETS_MS) + 1)
+        self.max_late_ms = 0.0
+        self.max_send_ms = 0.0
+        self.stalls = 0  # schedule restarted after falling more than _MAX_LATE_S behind
+
+    def record(self, late_s: float, send_s: float) -> None:
+        """One tick: woke ``late_s`` after its deadline, sent for ``send_s``."""
+        late_ms = late_s * 1000
+        self.ticks += 1
+        bucket = 0
+        while bucket < len(LATE_BUCKETS_MS) and late_ms >= LATE_BUCKETS_MS[bucket]:
+            bucket += 1
+        self.late_counts[bucket] += 1
+        self.max_late_ms = max(self.max_late_ms, late_ms)
+        self.max_send_ms = max(self.max_send_ms, send_s * 1000)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain figures for JSON (cumulative since the worker started)."""
+        labels = [f"<{bound:g}ms" for bound in LATE_BUCKETS_MS] + [f">={LATE_BUCKETS_MS[-1]:g}ms"]
+        return {
+            "ticks": self.ticks,
+            "late": dict(zip(labels, self.late_counts, strict=True)),
+            "max_late_ms": round(self.max_late_ms, 2),
+            "max_send_ms": round(self.max_send_ms, 2),
+            "stalls": self.stalls,
+        }
 
 
 class _Lane:
@@ -235,6 +283,7 @@ class Pacer:
         # Held while a lane sends: readers wait for it between reads (see PacedStream.refill).
         # One for all lanes: past one lane their sends take turns, as the GIL makes them anyway.
         self._sending = threading.Lock()
+        self.stats = TickStats()
 
     @property
     def streams(self) -> int:
@@ -247,6 +296,15 @@ class Pacer:
         """How many pacing threads run."""
         with self._lock:
             return sum(1 for lane in self._lanes if lane.thread is not None)
+
+    def report(self) -> dict[str, Any]:
+        """Tick figures, and how many streams, pacing threads and reader threads there are."""
+        return {
+            **self.stats.as_dict(),
+            "streams": self.streams,
+            "threads": self.threads,
+            "readers": self._pool.workers,
+        }
 
     def add(self, stream: PacedStream) -> None:
         """Start sending ``stream`` at the next tick (starting a lane's thread if needed)."""
@@ -268,8 +326,10 @@ class Pacer:
     def _run(self, lane: _Lane) -> None:
         pool = self._pool
         frame_s = self._frame_s
+        stats = self.stats
         deadline = time.perf_counter()
         while True:
+            woke = time.perf_counter()
             with self._lock:
                 streams = list(lane.streams)
                 if not streams:
@@ -287,6 +347,7 @@ class Pacer:
                         alive = False
                     if not alive:
                         ended.append(stream)
+                stats.record(max(0.0, woke - deadline), time.perf_counter() - woke)
             if ended:
                 with self._lock:
                     lane.streams = [s for s in lane.streams if s not in ended]
@@ -299,5 +360,7 @@ class Pacer:
             delay = deadline - time.perf_counter()
             if delay < -_MAX_LATE_S:
                 deadline = time.perf_counter()  # a stall: restart the schedule, no burst
+                with self._sending:
+                    stats.stalls += 1
             elif delay > 0:
                 time.sleep(delay)

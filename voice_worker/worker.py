@@ -30,6 +30,7 @@ from voice_worker.endpoints import point_discord_py
 from voice_worker.errors import FatalConfigError
 from voice_worker.fleet_signals import FleetSignals
 from voice_worker.gateway_client import GatewayClient, RawInteractionSink
+from voice_worker.gc_policy import GcPauses, freeze_start_up_heap
 from voice_worker.handlers import CommandHandlers
 from voice_worker.health import HealthServer
 from voice_worker.holding import HOLD_S
@@ -71,14 +72,14 @@ class PlaybackStats:
         self.ttfa_ms = [*self.ttfa_ms[-49:], self.last_ttfa_ms]
 
 
-def session_config(settings: Settings) -> SessionConfig:
-    """Session knobs from settings."""
+def session_config(settings: Settings, pacer: Pacer) -> SessionConfig:
+    """Session knobs from settings; ``pacer`` sends for every guild of the worker."""
     return SessionConfig(
         idle_disconnect_s=settings.worker_idle_disconnect_s,
         voice_connect_timeout_s=settings.worker_voice_connect_timeout_s,
         bitrate_kbps=settings.worker_voice_bitrate_kbps,
         max_queue_tracks=settings.max_queue_length,
-        pacer=Pacer(),
+        pacer=pacer,
     )
 
 
@@ -104,7 +105,11 @@ class Worker:
         identify_gate: IdentifyGate | None = None,
         interactions: InteractionsFactory | None = None,
         health_port: int | None = None,
+        freeze_heap: bool = False,
     ) -> None:
+        """``freeze_heap``: this worker is its process's reason to exist (the CLI), so the
+        start-up heap is frozen out of the garbage collector's sight once warm
+        (voice_worker/gc_policy.py). Off where the process holds other things (tests)."""
         self.settings = settings
         self.queue = queue
         self.sources = sources
@@ -128,6 +133,9 @@ class Worker:
         self.handled = handled or RecentJobs()
         self.counters = WorkerCounters()
         self.playback = PlaybackStats()
+        self.gc_pauses = GcPauses()
+        self.pacer = Pacer()
+        self._freeze_heap = freeze_heap
         self._identify_gate = identify_gate or BackoffIdentifyGate()
         self._interactions = interactions
         self._health_port = settings.worker_health_port if health_port is None else health_port
@@ -170,6 +178,8 @@ class Worker:
                 "timed_plays": self.playback.timed_plays,
                 "last_ttfa_ms": self.playback.last_ttfa_ms,
             },
+            "pacer": self.pacer.report(),
+            "gc": self.gc_pauses.as_dict(),
             "uptime_s": round(time.monotonic() - self._started, 1),
             "worker_id": self.worker_id,
             "owned_guilds": len(self.ownership.owned) if self.ownership else 0,
@@ -202,7 +212,7 @@ class Worker:
             sources=self.sources,
             reporter=reporter,
             store=self.store,
-            config=session_config(self.settings),
+            config=session_config(self.settings, self.pacer),
             on_fatal=self._on_fatal,
             on_first_audio=self.playback.record_ttfa,
             on_count_changed=self._on_sessions_changed,
@@ -269,6 +279,13 @@ class Worker:
             self._on_fatal(exc)
             return EXIT_CONFIG
         point_discord_py(self.settings)
+        self.gc_pauses.install()
+        try:
+            return await self._run(token)
+        finally:
+            self.gc_pauses.uninstall()
+
+    async def _run(self, token: str) -> int:
         self.client = client = self._build()
         if self._health_port:
             self.health = HealthServer(
@@ -354,6 +371,8 @@ class Worker:
         # Jobs wait for the warm-up too: the first lookup would otherwise pay for it, and
         # may run into its resolve timeout.
         await asyncio.wait({warm_up}, timeout=30.0)
+        if self._freeze_heap:
+            freeze_start_up_heap()  # before any audio: its one full collection stalls nothing
 
     async def _leave_fleet(self) -> None:
         """Hand our guilds over now (their state is saved) and drop an empty inbox.

@@ -160,6 +160,11 @@ async def test_local_mode_plays_then_stops_cleanly_on_sigterm(
         await fake_discord.wait_for_audio(seconds=1.0)
         health = await _wait_health(port, lambda body: body["active_sessions"] == 1)
         assert health["counters"]["jobs_succeeded"] == 1
+        # The CLI's worker froze its start-up heap before playing (voice_worker/gc_policy.py),
+        # and /health says what collections cost since.
+        assert health["gc"]["frozen_objects"] > 10_000
+        assert health["gc"]["collections"][0] > 0
+        assert health["pacer"]["ticks"] > 0  # the pacing thread sent for the track
 
         started = time.monotonic()
         process.send_signal(signal.SIGTERM)
@@ -176,6 +181,7 @@ async def test_local_mode_plays_then_stops_cleanly_on_sigterm(
     assert stopped_in < 10, log[-6000:]
     events = [json.loads(line).get("event") for line in log.splitlines() if line.startswith("{")]
     assert "worker.stop_requested" in events and "worker.stopped" in events
+    assert "gc.frozen" in events
     assert fake_discord.bot_token not in log  # the token never reaches the logs
 
 

@@ -12,7 +12,7 @@ import threading
 import pytest
 from discord.opus import OPUS_SILENCE
 
-from voice_worker.pacer import SILENCE_FRAMES, PacedStream, Pacer
+from voice_worker.pacer import SILENCE_FRAMES, PacedStream, Pacer, TickStats
 
 WAIT_S = 10.0
 
@@ -172,3 +172,61 @@ def test_streams_are_spread_over_lanes_of_bounded_size() -> None:
     while pacer.threads:
         threading.Event().wait(0.01)
     assert pacer.streams == 0
+
+
+def test_every_tick_is_counted_by_how_late_it_woke(pacer: Pacer) -> None:
+    voice, ended = RecordingVoice(), Ended()
+    pacer.add(stream(voice, Packets(60), ended))
+    assert ended.event.wait(WAIT_S)
+    figures = pacer.stats.as_dict()
+    # one tick per packet at least (the last ticks send silence and end the stream)
+    assert figures["ticks"] >= 60
+    assert sum(figures["late"].values()) == figures["ticks"]
+
+
+def test_tick_lateness_lands_in_its_bucket() -> None:
+    stats = TickStats()
+    for late_s in (0.0, 0.0015, 0.004, 0.0099, 0.05):
+        stats.record(late_s, send_s=0.001)
+    figures = stats.as_dict()
+    assert figures["late"] == {
+        "<1ms": 1,
+        "<2ms": 1,
+        "<5ms": 1,
+        "<10ms": 1,
+        "<20ms": 0,
+        ">=20ms": 1,
+    }
+    assert figures["max_late_ms"] == 50.0
+    assert figures["max_send_ms"] == 1.0
+
+
+class ClosingLoop:
+    """An event loop that closed between the pacer's check and its call (shutdown)."""
+
+    def is_running(self) -> bool:
+        return True
+
+    def call_soon_threadsafe(self, *args: object) -> None:
+        raise RuntimeError("Event loop is closed")
+
+
+class SpeakingWebSocket:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def speak(self, state: object) -> None:
+        self.calls += 1
+
+
+def test_a_track_ending_while_the_loop_closes_ends_cleanly(pacer: Pacer) -> None:
+    # GIVEN a voice client whose event loop is closing (the worker shutting down)
+    voice, ended = RecordingVoice(), Ended()
+    voice.ws = SpeakingWebSocket()  # type: ignore[assignment]
+    voice.client = type("Client", (), {"loop": ClosingLoop()})()  # type: ignore[attr-defined]
+    paced = PacedStream(voice, Packets(3), on_end=ended)  # type: ignore[arg-type]
+    # WHEN its track ends and the pacer tells the gateway it stopped speaking
+    pacer.add(paced)
+    assert ended.event.wait(WAIT_S)
+    # THEN the end is a clean one, not a failed stream
+    assert ended.calls == [None]
