@@ -30,6 +30,7 @@ import structlog
 from discord.opus import OPUS_SILENCE
 
 from voice_worker.read_pool import ReadPool
+from voice_worker.tick_gate import TickGate
 
 log = structlog.get_logger(__name__)
 
@@ -77,7 +78,7 @@ class PacedStream:
         self.paused = False
         self._silence_due = 0
         self._pool: ReadPool | None = None
-        self._sending: threading.Lock | None = None  # held by the pacer while it sends
+        self._gate: TickGate | None = None  # the pacer's: reads keep clear of its ticks
 
     def wants_refill(self) -> bool:
         """Whether a refill should be queued now (pacer thread, after the tick's sends)."""
@@ -92,13 +93,13 @@ class PacedStream:
     def refill(self) -> None:
         """Read until the buffer is full, the source ends or the track stops (read pool)."""
         try:
-            sending = self._sending
+            gate = self._gate
             while len(self._buffer) < BUFFER_PACKETS and not self._stopped:
-                if sending is not None:
-                    # Wait out the pacer's sends: a read's Python part (Ogg parsing, packet
-                    # objects) would otherwise take the GIL each time a send lets it go.
-                    with sending:
-                        pass
+                if gate is not None:
+                    # Keep clear of the pacer's ticks: a read's Python part (Ogg parsing,
+                    # packet objects) would otherwise hold the GIL when the pacer wakes, and
+                    # take it each time a send lets it go.
+                    gate.wait_turn()
                 packet = self._source.read()
                 if not packet:
                     self._exhausted = True
@@ -114,11 +115,11 @@ class PacedStream:
         if done:
             self._source.cleanup()
 
-    def attach(self, pool: ReadPool, sending: threading.Lock | None = None) -> None:
-        """Read through ``pool`` (the pacer's), pausing while ``sending`` is held; the first
+    def attach(self, pool: ReadPool, gate: TickGate | None = None) -> None:
+        """Read through ``pool`` (the pacer's), keeping clear of ``gate``'s ticks; the first
         refill starts now."""
         self._pool = pool
-        self._sending = sending
+        self._gate = gate
         if self.wants_refill():
             pool.submit(self.refill, urgent=True)
 
@@ -280,9 +281,9 @@ class Pacer:
         self._lanes: list[_Lane] = []
         self._lock = threading.Lock()
         self._pool = pool or ReadPool()
-        # Held while a lane sends: readers wait for it between reads (see PacedStream.refill).
+        # Its lock is held while a lane sends, and readers keep clear of the ticks (tick_gate.py).
         # One for all lanes: past one lane their sends take turns, as the GIL makes them anyway.
-        self._sending = threading.Lock()
+        self._gate = TickGate()
         self.stats = TickStats()
 
     @property
@@ -308,7 +309,7 @@ class Pacer:
 
     def add(self, stream: PacedStream) -> None:
         """Start sending ``stream`` at the next tick (starting a lane's thread if needed)."""
-        stream.attach(self._pool, self._sending)
+        stream.attach(self._pool, self._gate)
         with self._lock:
             open_lanes = [lane for lane in self._lanes if len(lane.streams) < self._lane_size]
             if open_lanes:
@@ -324,9 +325,10 @@ class Pacer:
                 lane.thread.start()
 
     def _run(self, lane: _Lane) -> None:
-        pool = self._pool
+        pool, gate = self._pool, self._gate
         frame_s = self._frame_s
         stats = self.stats
+        lane_key = id(lane)
         deadline = time.perf_counter()
         while True:
             woke = time.perf_counter()
@@ -335,9 +337,10 @@ class Pacer:
                 if not streams:
                     lane.thread = None
                     self._lanes.remove(lane)
+                    gate.lane_stopped(lane_key)
                     return
             ended = []
-            with self._sending:
+            with gate.sending:
                 for stream in streams:
                     try:
                         alive = stream.tick()
@@ -351,16 +354,18 @@ class Pacer:
             if ended:
                 with self._lock:
                     lane.streams = [s for s in lane.streams if s not in ended]
-            # Reads after the sends, handed over in one batch (one wake-up, not one per
-            # stream): the pool works while this thread sleeps.
-            due = [stream.refill for stream in streams if stream.wants_refill()]
-            if due:
-                pool.submit_all(due)
             deadline += frame_s
             delay = deadline - time.perf_counter()
             if delay < -_MAX_LATE_S:
                 deadline = time.perf_counter()  # a stall: restart the schedule, no burst
-                with self._sending:
+                with gate.sending:
                     stats.stalls += 1
-            elif delay > 0:
+            gate.next_tick(lane_key, deadline)
+            # Reads after the sends, handed over in one batch (one wake-up, not one per
+            # stream): the pool works while this thread sleeps, until the next tick is close.
+            due = [stream.refill for stream in streams if stream.wants_refill()]
+            if due:
+                pool.submit_all(due)
+            delay = deadline - time.perf_counter()
+            if delay > 0:
                 time.sleep(delay)

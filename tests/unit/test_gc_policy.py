@@ -47,7 +47,8 @@ def test_a_pause_longer_than_a_frame_is_counted(pauses: GcPauses) -> None:
 def test_freezing_exempts_what_lives_now_from_later_collections() -> None:
     try:
         frozen = freeze_start_up_heap()
-        assert frozen == gc.get_freeze_count() > 1000
+        # (frozen objects can still be freed by reference counting, so no exact count after)
+        assert frozen > 1000 and gc.get_freeze_count() > 1000
         # A full collection now walks only what was made after the freeze.
         tracked_after = len(gc.get_objects())
         assert tracked_after < frozen

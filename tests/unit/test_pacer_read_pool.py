@@ -1,14 +1,17 @@
 """The pacer's read pool: reads leave the pacing thread, and a stalled read holds up no other.
 
-These tests wait on events, never on durations.
+These tests wait on events, never on durations (one checks that a read came after a given
+instant, which no slowness can break).
 """
 
 from __future__ import annotations
 
 import threading
+import time
 
 from voice_worker.pacer import PacedStream, Pacer
 from voice_worker.read_pool import ReadPool
+from voice_worker.tick_gate import TickGate
 
 WAIT_S = 10.0
 
@@ -77,9 +80,12 @@ class _ThreadRecordingSource:
         self.reads = 0
         self.readers: set[str] = set()
         self.cleaned = threading.Event()
+        self.first_read_at: float | None = None
 
     def read(self) -> bytes:
         self.readers.add(threading.current_thread().name)
+        if self.first_read_at is None:
+            self.first_read_at = time.perf_counter()
         if self.reads >= self.count:
             return b""
         self.reads += 1
@@ -159,15 +165,31 @@ def test_idle_workers_beyond_the_last_one_exit_and_the_pool_still_works() -> Non
 
 def test_a_refill_waits_while_the_pacer_sends() -> None:
     # GIVEN the pacer's sending lock held (a tick's sends in progress)
-    pool, sending = ReadPool(), threading.Lock()
-    sending.acquire()
+    pool, gate = ReadPool(), TickGate()
+    gate.sending.acquire()
     source = _ThreadRecordingSource(3)
     paced = PacedStream(_Voice(), source, on_end=lambda _e: None)  # type: ignore[arg-type]
     # WHEN the stream starts reading
-    paced.attach(pool, sending)
+    paced.attach(pool, gate)
     # THEN nothing is read until the sends are over
     threading.Event().wait(0.05)
     assert source.reads == 0
-    sending.release()
+    gate.sending.release()
     assert source.cleaned.wait(WAIT_S)  # read to the end (3 packets), then cleaned up
     assert source.reads == 3
+
+
+def test_a_refill_sleeps_through_a_tick_that_is_close() -> None:
+    # GIVEN a pacing thread whose next tick is due in 50 ms, inside the readers' quiet window
+    pool, gate = ReadPool(), TickGate(quiet_s=0.5)
+    tick_at = time.perf_counter() + 0.05
+    gate.next_tick(1, tick_at)
+    source = _ThreadRecordingSource(3)
+    paced = PacedStream(_Voice(), source, on_end=lambda _e: None)  # type: ignore[arg-type]
+    # WHEN the stream starts reading
+    started = time.perf_counter()
+    paced.attach(pool, gate)
+    assert source.cleaned.wait(WAIT_S)
+    # THEN its first read came after the tick, not in the window before it
+    assert source.first_read_at is not None
+    assert started < tick_at <= source.first_read_at
