@@ -85,8 +85,8 @@ class ReadPool:
         """Start a worker when queued tasks wait and every worker is stuck on a slow read.
 
         Not when this thread woke late itself: then the whole process was held up (a garbage
-        collection, a starved CPU), the workers with it, and more threads would only add to
-        the contention (bench/: 110 idle readers after a 176 ms collection at 300 streams).
+        collection), the workers with it, and that is no slow read. Plain CPU contention still
+        grows the pool (bench/: 67-119 readers at 300 streams; docs/architecture.md).
         """
         period_s = max(self._stall_s, 0.01)
         deadline = time.monotonic()
