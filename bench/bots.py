@@ -72,7 +72,7 @@ def bench_settings(info: dict[str, Any]) -> Settings:
 
 def _thread_per_guild_player(*args: Any, **kwargs: Any) -> VoiceClientPlayer:
     """The player before the in-process demux and the shared pacer: ffmpeg + a thread per guild."""
-    return VoiceClientPlayer(*args, **{**kwargs, "demux_in_process": False, "pacer": None})
+    return VoiceClientPlayer(*args, **{**kwargs, "audio_in_process": False, "pacer": None})
 
 
 class OursBot:
@@ -223,6 +223,9 @@ async def main(kind: str, info: dict[str, Any]) -> int:
     configure_logging(log_format="json", level="WARNING")
     settings = bench_settings(info)
     bot: OursBot | BaselineBot
+    if kind == "ours-ffmpeg-paced":
+        # Before the in-process transcoder: an ffmpeg child per stream, the same shared pacer.
+        settings = settings.model_copy(update={"worker_audio_in_process": False})
     if kind.startswith("ours"):
         bot = OursBot(settings, demux_in_process=kind != "ours-ffmpeg")
     else:

@@ -114,9 +114,16 @@ def sample_tree(pid: int, *, memory: bool = True) -> TreeSample:
     return TreeSample(time.monotonic(), ticks, rss, pss, len(pids))
 
 
-def cpu_seconds_between(before: TreeSample, after: TreeSample) -> float:
-    """CPU seconds the tree used between two samples (processes alive at the end)."""
-    ticks = sum(t - before.ticks.get(p, 0) for p, t in after.ticks.items())
+def cpu_seconds_between(
+    before: TreeSample, after: TreeSample, *, only_pid: int | None = None
+) -> float:
+    """CPU seconds the tree (or just ``only_pid`` in it) used between two samples (processes
+    alive at the end)."""
+    ticks = sum(
+        t - before.ticks.get(p, 0)
+        for p, t in after.ticks.items()
+        if only_pid is None or p == only_pid
+    )
     return ticks / CLK_TCK
 
 

@@ -51,7 +51,7 @@ class Series:
     """One line of the plot: which bot plays which kind of source."""
 
     name: str
-    bot: str  # "ours" | "ours-ffmpeg" | "baseline"
+    bot: str  # "ours" | "ours-ffmpeg" | "ours-ffmpeg-paced" | "baseline"
     fmt: str  # tone container: webm/ogg (Opus, passthrough) or mp3/m4a (transcode)
     style: str  # baseline only: "opus" (FFmpegOpusAudio.from_probe) or "pcm" (FFmpegPCMAudio)
 
@@ -67,6 +67,8 @@ SERIES = (
     Series("ours_ffmpeg_passthrough", "ours-ffmpeg", "webm", "opus"),
     Series("baseline_passthrough", "baseline", "webm", "opus"),
     Series("ours_transcode", "ours", "mp3", "opus"),
+    # The same worker encoding in an ffmpeg child per stream (WORKER_AUDIO_IN_PROCESS=false).
+    Series("ours_ffmpeg_transcode", "ours-ffmpeg-paced", "mp3", "opus"),
     Series("baseline_transcode", "baseline", "mp3", "pcm"),
 )
 
@@ -136,6 +138,7 @@ async def _start_streams(
 def _step_figures(
     n: int,
     *,
+    bot_pid: int,
     window_s: float,
     before: Any,
     after: Any,
@@ -147,6 +150,8 @@ def _step_figures(
     elapsed = after.at - before.at
     cpu = cpu_seconds_between(before, after)
     fake_cpu = cpu_seconds_between(fake_before, fake_after)
+    # The bot's own process apart from its children (ffmpeg): where transcoding's CPU goes.
+    own_cpu = cpu_seconds_between(before, after, only_pid=bot_pid)
     reports = [e for e in ears if e is not None and e["packets"] > 1]
     p99s = [
         e["interarrival_p99_abs_dev_ms"]
@@ -169,6 +174,7 @@ def _step_figures(
         "window_s": round(elapsed, 2),
         "ears_with_audio": len(reports),
         "cpu_cores": round(cpu / elapsed, 3),
+        "bot_process_cpu_cores": round(own_cpu / elapsed, 3),
         "cpu_s_per_audio_s": round(cpu / audio_s, 5) if audio_s else None,
         "streams_per_vcpu": round(n / (cpu / elapsed), 1) if cpu > 0 else None,
         "processes": after.processes,
@@ -206,11 +212,15 @@ def _gc_delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
 
 
 def _pacer_delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
-    """Ticks in the window by how late the pacing thread woke; the maxima are since start."""
+    """Ticks in the window by how late the pacing thread woke and how long it sent, and the
+    streams' missed ticks; the maxima are since start."""
     late = {k: after["late"][k] - before["late"].get(k, 0) for k in after["late"]}
+    send = {k: after["send"][k] - before["send"].get(k, 0) for k in after["send"]}
     return {
         "ticks": after["ticks"] - before["ticks"],
         "late": late,
+        "send": send,
+        "underruns": after["underruns"] - before["underruns"],
         "stalls": after["stalls"] - before["stalls"],
         "max_late_ms_since_start": after["max_late_ms"],
         "max_send_ms_since_start": after["max_send_ms"],
@@ -276,6 +286,7 @@ async def run_series(
                 ears = await fake.ears(ids)
                 step = _step_figures(
                     n,
+                    bot_pid=bot.pid,
                     window_s=window_s,
                     before=before,
                     after=after,

@@ -127,7 +127,10 @@ class FakeDiscord:
         self.control_base_url = f"http://{self.host}:{rest_port}/_fake"
         self.gateway_url = self.core.gateway_url = f"ws://{self.host}:{gateway_port}/"
         self.voice_endpoint = self.core.voice_endpoint = f"{self.host}:{voice_port}"
-        self._http = aiohttp.ClientSession()
+        # Idle connections are dropped after 2 s, before uvicorn's 5 s keep-alive: reusing one
+        # the server is closing at that moment fails the POST with ECONNRESET (seen in
+        # tests/failover/ after a pause of about 5 s between commands).
+        self._http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(keepalive_timeout=2.0))
         self._delivery = HttpDelivery(self.core, self._http)
         _log.info(
             "fake discord started: REST %s, gateway %s, voice %s",

@@ -82,6 +82,10 @@ class Settings(BaseSettings):
     worker_guild_ready_timeout_s: float = Field(default=2.0, ge=0)
     # Re-encode bitrate for non-Opus sources (discord.py's from_probe would use 512).
     worker_voice_bitrate_kbps: int = Field(default=96, ge=16, le=512)
+    # Demux, decode, filter and encode audio in the worker's process (PyAV) rather than in an
+    # ffmpeg child per guild: half the CPU and a tenth of the memory per stream. False is an
+    # escape hatch (every stream through ffmpeg), not a tuning knob.
+    worker_audio_in_process: bool = True
     # A job received more often than this is dead-lettered and the requester told once.
     worker_max_attempts: int = Field(default=4, ge=1, le=20)
     # Long-poll wait of the worker's SQS receives (shared queue and inbox); 20 is SQS's max.

@@ -19,6 +19,7 @@ when its last one ends.
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 from collections import deque
@@ -79,6 +80,7 @@ class PacedStream:
         self._silence_due = 0
         self._pool: ReadPool | None = None
         self._gate: TickGate | None = None  # the pacer's: reads keep clear of its ticks
+        self._stats: TickStats | None = None  # the pacer's: counts this stream's missed ticks
 
     def wants_refill(self) -> bool:
         """Whether a refill should be queued now (pacer thread, after the tick's sends)."""
@@ -115,11 +117,14 @@ class PacedStream:
         if done:
             self._source.cleanup()
 
-    def attach(self, pool: ReadPool, gate: TickGate | None = None) -> None:
-        """Read through ``pool`` (the pacer's), keeping clear of ``gate``'s ticks; the first
-        refill starts now."""
+    def attach(
+        self, pool: ReadPool, gate: TickGate | None = None, stats: TickStats | None = None
+    ) -> None:
+        """Read through ``pool`` (the pacer's), keeping clear of ``gate``'s ticks, counting
+        missed ticks in ``stats``; the first refill starts now."""
         self._pool = pool
         self._gate = gate
+        self._stats = stats
         if self.wants_refill():
             pool.submit(self.refill, urgent=True)
 
@@ -177,6 +182,8 @@ class PacedStream:
             return True  # a voice reconnect or a pause: keep the place
         if self._buffer:
             voice.send_audio_packet(self._buffer.popleft(), encode=False)
+        elif self._stats is not None and not self._exhausted:
+            self._stats.underruns += 1  # the reads fell behind: this tick is heard as a gap
         return True
 
     def _send_silence(self) -> None:
@@ -214,31 +221,31 @@ LATE_BUCKETS_MS: Final = (1.0, 2.0, 5.0, 10.0, 20.0)
 
 
 class TickStats:
-    """How late the pacing threads woke and how long their sends took.
+    """How late the pacing threads woke, how long their sends took, and ticks with no packet.
 
     For /health and bench/: a stream's pacing at the listener is its lane's wake-up lateness
     plus its place in the tick's sends, so these say whether a late packet was the scheduler
-    (late wake-ups) or the sends (long ticks). Written under the pacer's send lock, so lanes
-    take turns; read without it.
+    (late wake-ups), the sends (long ticks) or the reads (underruns: a playing stream's buffer
+    was empty). Written under the pacer's send lock, so lanes take turns; read without it.
     """
 
     def __init__(self) -> None:
         self.ticks = 0
         self.late_counts = [0] * (len(LATE_BUCKETS_MS) + 1)
+        self.send_counts = [0] * (len(LATE_BUCKETS_MS) + 1)
+        self.underruns = 0
         self.max_late_ms = 0.0
         self.max_send_ms = 0.0
         self.stalls = 0  # schedule restarted after falling more than _MAX_LATE_S behind
 
     def record(self, late_s: float, send_s: float) -> None:
         """One tick: woke ``late_s`` after its deadline, sent for ``send_s``."""
-        late_ms = late_s * 1000
+        late_ms, send_ms = late_s * 1000, send_s * 1000
         self.ticks += 1
-        bucket = 0
-        while bucket < len(LATE_BUCKETS_MS) and late_ms >= LATE_BUCKETS_MS[bucket]:
-            bucket += 1
-        self.late_counts[bucket] += 1
+        self.late_counts[_bucket(late_ms)] += 1
+        self.send_counts[_bucket(send_ms)] += 1
         self.max_late_ms = max(self.max_late_ms, late_ms)
-        self.max_send_ms = max(self.max_send_ms, send_s * 1000)
+        self.max_send_ms = max(self.max_send_ms, send_ms)
 
     def as_dict(self) -> dict[str, Any]:
         """Plain figures for JSON (cumulative since the worker started)."""
@@ -246,10 +253,27 @@ class TickStats:
         return {
             "ticks": self.ticks,
             "late": dict(zip(labels, self.late_counts, strict=True)),
+            "send": dict(zip(labels, self.send_counts, strict=True)),
+            "underruns": self.underruns,
             "max_late_ms": round(self.max_late_ms, 2),
             "max_send_ms": round(self.max_send_ms, 2),
             "stalls": self.stalls,
         }
+
+
+def _cores() -> int:
+    """CPUs this process may run on (a container's share, not the host's count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def _bucket(ms: float) -> int:
+    bucket = 0
+    while bucket < len(LATE_BUCKETS_MS) and ms >= LATE_BUCKETS_MS[bucket]:
+        bucket += 1
+    return bucket
 
 
 class _Lane:
@@ -285,6 +309,10 @@ class Pacer:
         # One for all lanes: past one lane their sends take turns, as the GIL makes them anyway.
         self._gate = TickGate()
         self.stats = TickStats()
+        # Readers that decode and encode (sources/transcode.py) take one of these while they
+        # do: a thread per transcoded stream all wanting the GIL at once made its hand-overs
+        # thrash (bench/: at 50 streams 1.4 cores instead of 0.45, sends over 20 ms).
+        self.encode_slots = threading.BoundedSemaphore(_cores())
 
     @property
     def streams(self) -> int:
@@ -309,7 +337,7 @@ class Pacer:
 
     def add(self, stream: PacedStream) -> None:
         """Start sending ``stream`` at the next tick (starting a lane's thread if needed)."""
-        stream.attach(self._pool, self._gate)
+        stream.attach(self._pool, self._gate, self.stats)
         with self._lock:
             open_lanes = [lane for lane in self._lanes if len(lane.streams) < self._lane_size]
             if open_lanes:

@@ -2,12 +2,13 @@
 
 Packets go out through discord.py's VoiceClient (DAVE and transport encryption stay on its send
 path), paced by the worker's shared pacer (voice_worker/pacer.py) rather than a discord.py
-player thread per guild. Opus sources are demuxed in-process with PyAV (``DemuxedOpusAudio``: no
-ffmpeg process, about a tenth of the memory per stream, see bench/); when that is not possible,
-and for everything that needs encoding, ``FFmpegOpusAudio`` runs one ffmpeg per playing guild,
-copying Opus or encoding with libopus at the configured bitrate (never ``from_probe``'s
-512 kbps). The pacing and reader threads reach the event loop only through
-``call_soon_threadsafe`` / ``run_coroutine_threadsafe``.
+player thread per guild. Audio is made in-process with PyAV (``InProcessOpusAudio``: no ffmpeg
+process, about a tenth of the memory per stream and half the encoding CPU, see bench/): Opus
+sources are demuxed and their packets copied, everything else (other codecs, /volume, presets,
+normalisation, a seek) is decoded, filtered and encoded with libopus at the configured bitrate.
+When that is not possible (or turned off), ``FFmpegOpusAudio`` runs one ffmpeg per playing guild
+instead (never with ``from_probe``'s 512 kbps). The pacing and reader threads reach the event
+loop only through ``call_soon_threadsafe`` / ``run_coroutine_threadsafe``.
 """
 
 from __future__ import annotations
@@ -34,10 +35,10 @@ from voice_worker.sources.ffmpeg import (
     is_passthrough,
 )
 from voice_worker.sources.models import Track
+from voice_worker.sources.transcode import OPUS_COMPLEXITY, OpusTranscoder
 
 log = structlog.get_logger(__name__)
 
-OPUS_COMPLEXITY = 5
 FFMPEG_NICENESS = 10  # see _lower_priority
 
 TrackEnded = Callable[[int, Exception | None], None]
@@ -148,16 +149,28 @@ class TimedOpusAudio(discord.FFmpegOpusAudio):
         return packet
 
 
-class DemuxedOpusAudio(discord.AudioSource):
-    """Opus packets demuxed in-process (PyAV), handed to discord.py's player thread as they are."""
+class OpusPackets(Protocol):
+    """Where in-process Opus packets come from: OpusDemuxer or OpusTranscoder (blocking)."""
 
-    def __init__(self, demuxer: OpusDemuxer, *, on_first_packet: Callable[[], None]) -> None:
-        self._demuxer = demuxer
+    def read(self) -> bytes:
+        """The next Opus packet, or b"" at the end."""
+        ...
+
+    def close(self) -> None:
+        """Release the input."""
+        ...
+
+
+class InProcessOpusAudio(discord.AudioSource):
+    """Opus packets made in-process (PyAV), handed to the pacer (or discord.py's player thread)."""
+
+    def __init__(self, packets: OpusPackets, *, on_first_packet: Callable[[], None]) -> None:
+        self._packets = packets
         self._on_first_packet: Callable[[], None] | None = on_first_packet
 
     def read(self) -> bytes:
         """Next Opus packet (player thread); b"" ends the track."""
-        packet = self._demuxer.read()
+        packet = self._packets.read()
         if packet and self._on_first_packet is not None:
             callback, self._on_first_packet = self._on_first_packet, None
             callback()
@@ -169,7 +182,7 @@ class DemuxedOpusAudio(discord.AudioSource):
 
     def cleanup(self) -> None:
         """Close the input."""
-        self._demuxer.close()
+        self._packets.close()
 
 
 def opus_source_args(
@@ -188,8 +201,7 @@ def opus_source_args(
     if chain and not passthrough:
         after += ["-af", chain]
     if not passthrough:
-        # libopus at complexity 5 instead of 10: ~35 % less encoding CPU (bench/README.md),
-        # no audible difference at streaming bitrates; encoding is what limits transcoding.
+        # The in-process encoder's complexity (sources/transcode.py says why).
         after += ["-compression_level", str(OPUS_COMPLEXITY)]
     return {
         "executable": argv[0],
@@ -212,11 +224,11 @@ class VoiceClientPlayer:
         on_first_packet: FirstPacket,
         bitrate_kbps: int,
         ffmpeg_path: str = "ffmpeg",
-        demux_in_process: bool = True,
+        audio_in_process: bool = True,
         pacer: Pacer | None = None,
     ) -> None:
         self._voice = voice
-        self._demux_in_process = demux_in_process
+        self._audio_in_process = audio_in_process
         # With a pacer, the worker's pacing threads send the packets; without, discord.py's
         # player thread (one per guild) does.
         self._pacer = pacer
@@ -243,10 +255,10 @@ class VoiceClientPlayer:
         preset: str | None = None,
         normalize: bool = False,
     ) -> None:
-        """Open the track (in-process demux, else ffmpeg) and hand it to the pacer (or to
+        """Open the track (in-process, else ffmpeg) and hand it to the pacer (or to
         discord.py's player thread)."""
-        # A volume other than 1.0, a preset or normalisation turns Opus passthrough off:
-        # ffmpeg decodes, filters (`-af`) and encodes (see sources/ffmpeg.py).
+        # A volume other than 1.0, a preset, normalisation or a seek turns Opus passthrough off:
+        # the audio is decoded, filtered and encoded again (sources/transcode.py).
         options = AudioOptions(
             start_s=start_at_s,
             volume=volume,
@@ -263,8 +275,8 @@ class VoiceClientPlayer:
             loop.call_soon_threadsafe(self._on_end, generation, error)
 
         source: discord.AudioSource | None = None
-        if self._demux_in_process and is_passthrough(track, options):
-            source = await self._demuxed(track, start_at_s, first_packet)
+        if self._audio_in_process:
+            source = await self._in_process(track, options, first_packet)
         if source is None:
             # Spawning ffmpeg is a fork/exec: keep it off the event loop.
             source = await asyncio.to_thread(
@@ -303,17 +315,24 @@ class VoiceClientPlayer:
         self._stream = PacedStream(voice, source, on_end=after)
         self._pacer.add(self._stream)
 
-    async def _demuxed(
-        self, track: Track, start_at_s: float, first_packet: Callable[[], None]
-    ) -> DemuxedOpusAudio | None:
+    async def _in_process(
+        self, track: Track, options: AudioOptions, first_packet: Callable[[], None]
+    ) -> InProcessOpusAudio | None:
         """The in-process Opus source, or None (logged) when ffmpeg must do it."""
+        packets: OpusPackets
         try:
             # Opening reads the stream's head over the network: off the event loop.
-            demuxer = await asyncio.to_thread(OpusDemuxer, track, start_s=start_at_s)
+            if is_passthrough(track, options):
+                packets = await asyncio.to_thread(OpusDemuxer, track, start_s=options.start_s)
+            else:
+                slots = self._pacer.encode_slots if self._pacer is not None else None
+                packets = await asyncio.to_thread(
+                    functools.partial(OpusTranscoder, track, options, cpu_slots=slots)
+                )
         except DemuxUnavailable as exc:
-            log.info("player.demux_fallback", reason=str(exc), host=track.stream_host)
+            log.info("player.in_process_fallback", reason=str(exc), host=track.stream_host)
             return None
-        return DemuxedOpusAudio(demuxer, on_first_packet=first_packet)
+        return InProcessOpusAudio(packets, on_first_packet=first_packet)
 
     def pause(self) -> None:
         """Pause the player thread (or this guild's stream in the pacer)."""

@@ -69,6 +69,8 @@ class SessionConfig:
     bitrate_kbps: int = 96
     max_queue_tracks: int = 100
     ffmpeg_path: str = "ffmpeg"
+    # PyAV in the worker's process, else an ffmpeg child per stream (voice_worker/player.py).
+    audio_in_process: bool = True
     # The worker's one pacing thread for all guilds (None: discord.py's thread per guild).
     pacer: Pacer | None = None
 
@@ -222,6 +224,7 @@ class GuildSession(PlayerDisplay, PlayerCommands, GuildFeatures, TrackPlayback, 
             on_first_packet=self._on_first_packet,
             bitrate_kbps=self._config.bitrate_kbps,
             ffmpeg_path=self._config.ffmpeg_path,
+            audio_in_process=self._config.audio_in_process,
             pacer=self._config.pacer,
         )
 

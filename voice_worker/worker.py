@@ -78,6 +78,7 @@ def session_config(settings: Settings, pacer: Pacer) -> SessionConfig:
         idle_disconnect_s=settings.worker_idle_disconnect_s,
         voice_connect_timeout_s=settings.worker_voice_connect_timeout_s,
         bitrate_kbps=settings.worker_voice_bitrate_kbps,
+        audio_in_process=settings.worker_audio_in_process,
         max_queue_tracks=settings.max_queue_length,
         pacer=pacer,
     )

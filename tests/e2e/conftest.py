@@ -201,12 +201,16 @@ async def start_bot(started_fakes: list[FakeDiscord]) -> AsyncIterator[BotFactor
         rate_limit_commands: int | None = None,
         max_playlist_items: int | None = None,
         search_target: SearchTarget = youtube_search,
+        audio_in_process: bool = True,
     ) -> Bot:
         fake = FakeDiscord(guilds=guilds)
         started_fakes.append(fake)
         await fake.start()
         settings = demo_settings(fake).model_copy(
-            update={"worker_idle_disconnect_s": idle_disconnect_s}
+            update={
+                "worker_idle_disconnect_s": idle_disconnect_s,
+                "worker_audio_in_process": audio_in_process,
+            }
         )
         if rate_limit_commands is not None:  # tests sending many commands in a row
             settings = settings.model_copy(update={"rate_limit_commands": rate_limit_commands})

@@ -10,6 +10,7 @@ import pytest
 
 from fake_discord.ear import EarReport
 from tests.e2e.conftest import Bot, BotFactory, is_ephemeral, reply_of
+from tests.faults.stalls import ffmpeg_children
 from tests.fixtures_audio import ToneServer
 
 pytestmark = pytest.mark.e2e
@@ -179,6 +180,8 @@ async def test_volume_changes_the_level_the_ear_hears(bot: Bot, tone_server: Ton
     assert loud is not None and quiet is not None, after.to_json()["levels"]
     assert loud - quiet == pytest.approx(6.0, abs=1.5)
     assert 440 in frequencies(after)
+    # decoded, scaled and encoded again in the worker's process: no ffmpeg child per stream
+    assert not ffmpeg_children()
     bot.fake.assert_no_failures()
 
 

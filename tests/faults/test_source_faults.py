@@ -8,14 +8,14 @@ import asyncio
 import pytest
 
 from fake_discord.ear import EarReport
-from tests.e2e.conftest import Bot, reply_of
+from tests.e2e.conftest import Bot, BotFactory, reply_of
 from tests.faults.stalls import StallingServer, ffmpeg_children, kill_ffmpeg
 from tests.fixtures_audio import ToneServer
 
 pytestmark = pytest.mark.e2e
 
 # A stalled read is given up after 10 s (ffmpeg -rw_timeout; PyAV's read timeout is 15 s), and
-# ffmpeg reconnects a couple of times (waiting again each time) before it gives up.
+# the input reconnects a couple of times (waiting again each time) before it gives up.
 STALL_GIVE_UP_S = 75.0
 
 
@@ -32,7 +32,7 @@ async def hear_within(bot: Bot, frequency: float, seconds: float, *, timeout_s: 
     raise AssertionError(f"{frequency} Hz not heard: {report.to_json() if report else None}")
 
 
-# webm (Opus) is demuxed in-process with PyAV; mp3 goes through an ffmpeg process.
+# webm (Opus) is demuxed in-process with PyAV; mp3 is decoded and encoded in-process.
 @pytest.mark.parametrize(("fmt", "content_type"), [("webm", "audio/webm"), ("mp3", "audio/mpeg")])
 async def test_a_source_that_stalls_mid_stream_is_given_up_and_the_queue_moves_on(
     bot: Bot, tone_server: ToneServer, fmt: str, content_type: str
@@ -53,9 +53,12 @@ async def test_a_source_that_stalls_mid_stream_is_given_up_and_the_queue_moves_o
 
 
 async def test_ffmpeg_killed_mid_track_moves_on_to_the_next_track(
-    bot: Bot, tone_server: ToneServer
+    start_bot: BotFactory, tone_server: ToneServer
 ) -> None:
-    # GIVEN a long track playing through ffmpeg (mp3 is encoded to Opus) and another queued
+    # GIVEN a worker encoding through ffmpeg (WORKER_AUDIO_IN_PROCESS=false, or PyAV unable
+    # to open a source), a long track playing and another queued
+    bot = await start_bot(audio_in_process=False)
+    bot.fake.move_user()
     await bot.command("play", query=tone_server.url(440, 30.0, "mp3"))
     await bot.command("play", query=tone_server.url(660, 1.5))
     await bot.hear(440, 1.0)

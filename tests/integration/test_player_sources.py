@@ -15,7 +15,7 @@ import pytest
 from fake_discord.opus import OpusDecoder, OpusLibrary
 from tests.fixtures_audio import ToneServer
 from tests.integration.test_sources_ffmpeg import packet_hashes
-from voice_worker.player import DemuxedOpusAudio, TimedOpusAudio, opus_source_args
+from voice_worker.player import InProcessOpusAudio, TimedOpusAudio, opus_source_args
 from voice_worker.sources.demux import DemuxUnavailable, OpusDemuxer, avformat_options
 from voice_worker.sources.ffmpeg import AudioOptions
 from voice_worker.sources.models import Track
@@ -36,7 +36,7 @@ def track_for(url: str, codec: str, container: str) -> Track:
     )
 
 
-def read_all(source: TimedOpusAudio | DemuxedOpusAudio) -> list[bytes]:
+def read_all(source: TimedOpusAudio | InProcessOpusAudio) -> list[bytes]:
     packets = []
     try:
         while packet := source.read():
@@ -64,7 +64,7 @@ def test_opus_is_demuxed_in_process_packet_for_packet(tone_server: ToneServer) -
     track = track_for(url, "opus", "webm")
     first: list[bool] = []
     # WHEN the in-process source is read to the end
-    source = DemuxedOpusAudio(OpusDemuxer(track), on_first_packet=lambda: first.append(True))
+    source = InProcessOpusAudio(OpusDemuxer(track), on_first_packet=lambda: first.append(True))
     assert source.is_opus()
     packets = read_all(source)
     # THEN the packets are the file's own Opus packets, untouched, at 440 Hz, and the first
@@ -80,8 +80,10 @@ def test_opus_is_demuxed_in_process_packet_for_packet(tone_server: ToneServer) -
 
 def test_demux_seeks_to_the_start_position(tone_server: ToneServer) -> None:
     track = track_for(tone_server.url(440, 3.0, "ogg"), "opus", "ogg")
-    whole = read_all(DemuxedOpusAudio(OpusDemuxer(track), on_first_packet=lambda: None))
-    rest = read_all(DemuxedOpusAudio(OpusDemuxer(track, start_s=2.0), on_first_packet=lambda: None))
+    whole = read_all(InProcessOpusAudio(OpusDemuxer(track), on_first_packet=lambda: None))
+    rest = read_all(
+        InProcessOpusAudio(OpusDemuxer(track, start_s=2.0), on_first_packet=lambda: None)
+    )
     # 20 ms packets: about 150 in 3 s, about 50 after a seek to 2 s (the demuxer lands on a
     # packet boundary at or before the position)
     assert 145 <= len(whole) <= 155
@@ -110,6 +112,7 @@ def test_demux_options_are_the_ffmpeg_input_guards() -> None:
     assert "hls" not in options["format_whitelist"]
     assert options["headers"] == "User-Agent: musicbot-test\r\n"
     assert options["reconnect"] == "1"
+    assert options["multiple_requests"] == "1"  # keep-alive: seeks need it (demux.py)
 
 
 def test_non_http_input_is_refused_before_opening() -> None:

@@ -201,6 +201,62 @@ def test_tick_lateness_lands_in_its_bucket() -> None:
     assert figures["max_send_ms"] == 1.0
 
 
+def test_send_time_lands_in_its_bucket() -> None:
+    stats = TickStats()
+    for send_s in (0.0005, 0.003, 0.025):
+        stats.record(0.0, send_s=send_s)
+    assert stats.as_dict()["send"] == {
+        "<1ms": 1,
+        "<2ms": 0,
+        "<5ms": 1,
+        "<10ms": 0,
+        "<20ms": 0,
+        ">=20ms": 1,
+    }
+
+
+def test_a_tick_with_nothing_read_yet_is_counted_as_an_underrun(pacer: Pacer) -> None:
+    # GIVEN a stream whose source delivers nothing until released (a slow read)
+    release = threading.Event()
+
+    class Slow(Packets):
+        def read(self) -> bytes:
+            release.wait(WAIT_S)
+            return super().read()
+
+    voice, ended = RecordingVoice(), Ended()
+    pacer.add(stream(voice, Slow(5), ended))
+    # WHEN ticks pass with its buffer empty
+    while pacer.stats.ticks < 20:
+        threading.Event().wait(0.005)
+    # THEN each is an underrun; once the source delivers, the stream plays out and ends
+    assert pacer.stats.underruns >= 15
+    release.set()
+    assert ended.event.wait(WAIT_S)
+    assert voice.sent[:5] == [b"pkt1", b"pkt2", b"pkt3", b"pkt4", b"pkt5"]
+    assert pacer.report()["underruns"] == pacer.stats.underruns
+
+
+def test_a_paused_stream_is_not_an_underrun(pacer: Pacer) -> None:
+    voice, ended = RecordingVoice(), Ended()
+    release = threading.Event()
+
+    class Slow(Packets):
+        def read(self) -> bytes:
+            release.wait(WAIT_S)
+            return super().read()
+
+    paced = stream(voice, Slow(5), ended)
+    paced.pause()
+    pacer.add(paced)
+    while pacer.stats.ticks < 20:
+        threading.Event().wait(0.005)
+    assert pacer.stats.underruns == 0
+    release.set()
+    paced.resume()
+    assert ended.event.wait(WAIT_S)
+
+
 class ClosingLoop:
     """An event loop that closed between the pacer's check and its call (shutdown)."""
 

@@ -19,31 +19,43 @@ from voice_worker.sources.models import Track
 
 OPEN_TIMEOUT_S = 10.0
 READ_TIMEOUT_S = 15.0
-_RECONNECT = {"reconnect": "1", "reconnect_streamed": "1", "reconnect_delay_max": "5"}
+# ffmpeg's reconnect flags; and keep-alive: the libavformat PyAV bundles (62.x) fails a seek
+# that needs a new range request after a "Connection: close" one (EOFError, no request sent),
+# where a kept-alive connection sends it (an MP3 resumed at its position).
+_HTTP = {
+    "reconnect": "1",
+    "reconnect_streamed": "1",
+    "reconnect_delay_max": "5",
+    "multiple_requests": "1",
+}
 
 
 class DemuxUnavailable(Exception):
-    """The source can't be demuxed in-process (no PyAV, not Opus, open failed): use ffmpeg."""
+    """The source can't be played in-process (no PyAV, not Opus, open failed): use ffmpeg."""
 
 
 def avformat_options(track: Track) -> dict[str, str]:
     """libavformat options for ``track``: the ffmpeg argv's input options, as a dict."""
     args = input_args(track.stream_url, track.http_headers, is_manifest=track.is_manifest)
     options = {name.lstrip("-"): value for name, value in zip(args[::2], args[1::2], strict=True)}
-    return {**_RECONNECT, **options}
+    return {**_HTTP, **options}
 
 
-class OpusDemuxer:
-    """Opus packets of a track's first audio stream, one per ``read()``; blocking."""
+class AudioInput:
+    """A track's input opened with PyAV: its first audio stream, seeked to ``start_s``.
+
+    Raises DemuxUnavailable when PyAV is missing or the input can't be opened or seeked.
+    """
 
     def __init__(self, track: Track, *, start_s: float = 0.0) -> None:
         try:
             import av  # noqa: PLC0415 - optional: without PyAV the worker spawns ffmpeg
         except ImportError as exc:
             raise DemuxUnavailable("PyAV is not installed") from exc
-        self._errors: tuple[type[Exception], ...] = (av.FFmpegError, OSError)
+        self.av: Any = av
+        self.errors: tuple[type[Exception], ...] = (av.FFmpegError, OSError)
         try:
-            self._container: Any = av.open(
+            self.container: Any = av.open(
                 track.stream_url,
                 options=avformat_options(track),
                 timeout=(OPEN_TIMEOUT_S, READ_TIMEOUT_S),
@@ -51,21 +63,41 @@ class OpusDemuxer:
         except (av.FFmpegError, OSError) as exc:
             raise DemuxUnavailable(f"cannot open the stream: {type(exc).__name__}") from None
         try:
-            stream = next(s for s in self._container.streams if s.type == "audio")
-            if stream.codec_context.name != "opus":
-                raise DemuxUnavailable(f"not Opus: {stream.codec_context.name}")
-            if start_s > 0 and not track.is_live and stream.time_base:
-                self._container.seek(int(start_s / stream.time_base), stream=stream)
+            self.stream: Any = next(s for s in self.container.streams if s.type == "audio")
+            if start_s > 0 and not track.is_live and self.stream.time_base:
+                # To the key point at or before start_s: a decoder trims the rest itself.
+                self.container.seek(int(start_s / self.stream.time_base), stream=self.stream)
         except StopIteration:
             self.close()
             raise DemuxUnavailable("no audio stream") from None
-        except DemuxUnavailable:
-            self.close()
-            raise
         except (av.FFmpegError, OSError) as exc:
             self.close()
             raise DemuxUnavailable(f"cannot seek: {type(exc).__name__}") from None
-        self._packets: Iterator[Any] = self._container.demux(stream)
+
+    @property
+    def codec_name(self) -> str:
+        """The audio stream's codec, as libavcodec names it ("opus", "mp3", ...)."""
+        return str(self.stream.codec_context.name)
+
+    def packets(self) -> Iterator[Any]:
+        """The audio stream's packets, in order (blocking reads)."""
+        return iter(self.container.demux(self.stream))
+
+    def close(self) -> None:
+        """Close the input (idempotent)."""
+        with contextlib.suppress(*self.errors):
+            self.container.close()
+
+
+class OpusDemuxer:
+    """Opus packets of a track's first audio stream, one per ``read()``; blocking."""
+
+    def __init__(self, track: Track, *, start_s: float = 0.0) -> None:
+        self._input = AudioInput(track, start_s=start_s)
+        if self._input.codec_name != "opus":
+            self._input.close()
+            raise DemuxUnavailable(f"not Opus: {self._input.codec_name}")
+        self._packets = self._input.packets()
 
     def read(self) -> bytes:
         """The next Opus packet, or b"" at the end; network errors propagate."""
@@ -76,5 +108,4 @@ class OpusDemuxer:
 
     def close(self) -> None:
         """Close the input (idempotent)."""
-        with contextlib.suppress(*self._errors):
-            self._container.close()
+        self._input.close()
