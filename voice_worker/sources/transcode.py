@@ -2,8 +2,8 @@
 
 A source that is not Opus, or that needs /volume, a preset, normalisation or a seek, must be
 decoded and encoded again. An ffmpeg child per guild did that at 12-14 ms of CPU per second
-of audio and ~15 MB (PSS) per stream; the same libavcodec/libavfilter/libopus work in-process
-costs about 8 ms (no pipe, no Ogg muxing and parsing, no process to schedule) and ~2 MB
+of audio and ~12 MB (PSS) per stream; the same libavcodec/libavfilter/libopus work in-process
+costs 8-11 ms (no pipe, no Ogg muxing and parsing, no process to schedule) and ~1.6 MB
 (bench/streams.py, ``ours_transcode`` against ``ours_ffmpeg_transcode``). PyAV releases the
 GIL inside the codecs and the filter graph, so the pacing thread keeps its deadlines while
 reader threads encode; their Python glue takes turns through the pacer's ``encode_slots``.
