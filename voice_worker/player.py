@@ -3,7 +3,7 @@
 Packets go out through discord.py's VoiceClient (DAVE and transport encryption stay on its send
 path), paced by the worker's shared pacer (voice_worker/pacer.py) rather than a discord.py
 player thread per guild. Audio is made in-process with PyAV (``InProcessOpusAudio``: no ffmpeg
-process, about a tenth of the memory per stream and half the encoding CPU, see bench/): Opus
+process, about a tenth of the memory per stream and less CPU, see bench/): Opus
 sources are demuxed and their packets copied, everything else (other codecs, /volume, presets,
 normalisation, a seek) is decoded, filtered and encoded with libopus at the configured bitrate.
 When that is not possible (or turned off), ``FFmpegOpusAudio`` runs one ffmpeg per playing guild
