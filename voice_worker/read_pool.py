@@ -86,7 +86,8 @@ class ReadPool:
 
         Not when this thread woke late itself: then the whole process was held up (a garbage
         collection), the workers with it, and that is no slow read. Plain CPU contention still
-        grows the pool (bench/: 67-119 readers at 300 streams; docs/architecture.md).
+        grows the pool (bench/: 67-256 readers at 300 streams; docs/architecture.md says why
+        that is not what limits the worker there).
         """
         period_s = max(self._stall_s, 0.01)
         deadline = time.monotonic()
